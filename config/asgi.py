@@ -1,0 +1,16 @@
+"""ASGI entry point: HTTP through Django, websockets through Channels.
+
+Serve with `python -m uvicorn config.asgi:application --host H --port P`.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from channels.routing import ProtocolTypeRouter
+from django.core.asgi import get_asgi_application
+
+# Django must be set up before anything imports models.
+django_asgi_app = get_asgi_application()
+
+application = ProtocolTypeRouter({"http": django_asgi_app})

@@ -1,0 +1,1 @@
+"""Platform adapters behind one interface; inbox reaches them only through connectors.registry."""

@@ -1,0 +1,1 @@
+"""X (Twitter) adapter: DMs and public mentions."""

@@ -1,0 +1,1 @@
+"""The domain: tenants, customers, conversations, messages, and the services that change them."""

@@ -1,0 +1,225 @@
+"""Input and output shapes of the API. Outputs read only what selectors loaded (no queries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from inbox.models import (
+    Channel,
+    ChannelKind,
+    ChannelStatus,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    CustomerIdentity,
+    Membership,
+    Message,
+    MessageKind,
+    Priority,
+    Role,
+    Visibility,
+)
+from inbox.services.messages import reply_window
+
+# ---- outputs -------------------------------------------------------------------------------
+
+
+class ChannelSerializer(serializers.ModelSerializer[Channel]):
+    """A channel as clients see it: never any credential value, only which ones are set."""
+
+    credentials_set = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "external_id",
+            "settings",
+            "status",
+            "last_event_at",
+            "created_at",
+            "credentials_set",
+        ]
+
+    def get_credentials_set(self, channel: Channel) -> list[str]:
+        return sorted(channel.credentials or {})
+
+
+class ChannelRefSerializer(serializers.ModelSerializer[Channel]):
+    class Meta:
+        model = Channel
+        fields = ["id", "kind", "name"]
+
+
+class CustomerRefSerializer(serializers.ModelSerializer[Customer]):
+    class Meta:
+        model = Customer
+        fields = ["id", "display_name", "avatar_url"]
+
+
+class WindowSerializer(serializers.Serializer[Any]):
+    state = serializers.ChoiceField(choices=["open", "human_agent", "closed"])
+    closes_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConversationSerializer(serializers.ModelSerializer[Conversation]):
+    customer = CustomerRefSerializer()
+    channel = ChannelRefSerializer()
+    assignee = serializers.IntegerField(source="assignee_id", allow_null=True)
+    last_message = serializers.CharField(source="last_message_preview")
+    window = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "number",
+            "status",
+            "priority",
+            "assignee",
+            "customer",
+            "channel",
+            "last_message",
+            "last_message_at",
+            "last_inbound_at",
+            "waiting_since",
+            "snoozed_until",
+            "first_response_at",
+            "resolved_at",
+            "default_visibility",
+            "source",
+            "created_at",
+            "window",
+        ]
+
+    def get_window(self, conversation: Conversation) -> dict[str, Any]:
+        window = reply_window(conversation)
+        return {"state": window.state, "closes_at": window.closes_at}
+
+
+class MessageSerializer(serializers.ModelSerializer[Message]):
+    author = serializers.IntegerField(source="author_id", allow_null=True)
+    conversation = serializers.IntegerField(source="conversation_id")
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "conversation",
+            "direction",
+            "kind",
+            "visibility",
+            "text",
+            "attachments",
+            "status",
+            "failure_code",
+            "failure_reason",
+            "external_id",
+            "author",
+            "sent_outside",
+            "sent_at",
+            "created_at",
+        ]
+
+
+class IdentitySerializer(serializers.ModelSerializer[CustomerIdentity]):
+    channel = ChannelRefSerializer()
+
+    class Meta:
+        model = CustomerIdentity
+        fields = ["id", "channel", "platform_user_id", "screen_name", "profile"]
+
+
+class CustomerSerializer(serializers.ModelSerializer[Customer]):
+    identities = IdentitySerializer(many=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "display_name", "avatar_url", "notes", "tier", "identities", "created_at"]
+
+
+class CustomerConversationSerializer(serializers.ModelSerializer[Conversation]):
+    channel = ChannelRefSerializer()
+    last_message = serializers.CharField(source="last_message_preview")
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "number", "status", "channel", "last_message", "last_message_at"]
+
+
+class CustomerDetailSerializer(CustomerSerializer):
+    conversations = CustomerConversationSerializer(many=True)
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [*CustomerSerializer.Meta.fields, "conversations"]
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.name")
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "email", "name", "role"]
+
+
+# ---- inputs --------------------------------------------------------------------------------
+
+
+class TokenRequestSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField()
+
+
+class ChannelCreateSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    name = serializers.CharField(max_length=200, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=64)
+    credentials = serializers.DictField()
+    settings = serializers.DictField(required=False, default=dict)
+
+
+class ChannelUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    credentials = serializers.DictField(required=False)
+    settings = serializers.DictField(required=False)
+    status = serializers.ChoiceField(choices=ChannelStatus.choices, required=False)
+
+
+class ConversationUpdateSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
+    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    assignee_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+
+
+class MessageCreateSerializer(serializers.Serializer[Any]):
+    text = serializers.CharField(trim_whitespace=False, max_length=20_000)
+    kind = serializers.ChoiceField(choices=MessageKind.choices, default=MessageKind.MESSAGE)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    idempotency_key = serializers.CharField(max_length=255, required=False, allow_null=True)
+
+
+class CustomerUpdateSerializer(serializers.Serializer[Any]):
+    display_name = serializers.CharField(max_length=200, required=False)
+    notes = serializers.CharField(allow_blank=True, required=False, trim_whitespace=False)
+    tier = serializers.CharField(max_length=32, allow_blank=True, required=False)
+
+
+class MemberCreateSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField()
+    password = serializers.CharField(required=False, trim_whitespace=False)
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.AGENT)
+
+
+class MemberUpdateSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=Role.choices)

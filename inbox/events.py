@@ -1,0 +1,89 @@
+"""Domain events: their names, their payloads, and the after-commit publishing path.
+
+Only services call `emit`. Payloads are small and carry ids; clients fetch what they need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from django.db import transaction
+
+from inbox import realtime
+
+if TYPE_CHECKING:
+    from inbox.models import Conversation, Message
+
+EventName = Literal[
+    "message.created",
+    "message.updated",
+    "conversation.created",
+    "conversation.updated",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    name: EventName
+    organization_id: int
+    conversation_id: int | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def emit(event: Event) -> None:
+    """Publish `event` once the current transaction commits (immediately outside one)."""
+    transaction.on_commit(lambda: realtime.publish(event))
+
+
+def message_created(message: Message) -> Event:
+    return Event(
+        name="message.created",
+        organization_id=message.organization_id,
+        conversation_id=message.conversation_id,
+        payload={
+            "id": message.pk,
+            "conversation_id": message.conversation_id,
+            "direction": message.direction,
+            "kind": message.kind,
+            "status": message.status,
+        },
+    )
+
+
+def message_updated(message: Message, changed: list[str]) -> Event:
+    return Event(
+        name="message.updated",
+        organization_id=message.organization_id,
+        conversation_id=message.conversation_id,
+        payload={
+            "id": message.pk,
+            "conversation_id": message.conversation_id,
+            "status": message.status,
+            "changed": changed,
+        },
+    )
+
+
+def conversation_created(conversation: Conversation) -> Event:
+    return Event(
+        name="conversation.created",
+        organization_id=conversation.organization_id,
+        conversation_id=conversation.pk,
+        payload={"id": conversation.pk, "number": conversation.number},
+    )
+
+
+def conversation_updated(conversation: Conversation, changed: list[str]) -> Event:
+    return Event(
+        name="conversation.updated",
+        organization_id=conversation.organization_id,
+        conversation_id=conversation.pk,
+        payload={
+            "id": conversation.pk,
+            "status": conversation.status,
+            "assignee_id": conversation.assignee_id,
+            "priority": conversation.priority,
+            "changed": changed,
+        },
+    )

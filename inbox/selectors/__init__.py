@@ -1,0 +1,1 @@
+"""Reads: every query shape (joins and prefetches included) lives here."""

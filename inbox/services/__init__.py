@@ -1,0 +1,1 @@
+"""Writes. Keyword-only, typed, organization first; side effects only after commit."""

@@ -1,0 +1,120 @@
+"""Connecting and configuring channels. No platform call here: creation never depends on one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from connectors.registry import UnknownChannelKindError, connector_for
+from inbox.errors import ConflictError, InvalidError
+from inbox.models import Channel, ChannelStatus, Organization
+from inbox.tenancy import scoped
+
+# Settings every channel understands, with their types. Unknown keys are refused so that a
+# typo never silently leaves a feature off.
+KNOWN_SETTINGS: dict[str, type] = {"human_agent_approved": bool}
+
+
+def _clean_credentials(kind: str, credentials: Any) -> dict[str, Any]:
+    connector = connector_for(kind)
+    if not isinstance(credentials, dict):
+        raise InvalidError("Invalid credentials.", field_errors={"credentials": ["An object."]})
+    allowed = set(connector.required_credentials) | set(connector.optional_credentials)
+    errors = [
+        f"{key} is required."
+        for key in connector.required_credentials
+        if not isinstance(credentials.get(key), str) or not credentials[key]
+    ]
+    errors.extend(f"{key} is not a {kind} credential." for key in credentials if key not in allowed)
+    errors.extend(
+        f"{key} must be a string."
+        for key, value in credentials.items()
+        if key in allowed and not isinstance(value, str)
+    )
+    if errors:
+        raise InvalidError("Invalid credentials.", field_errors={"credentials": errors})
+    return {key: value for key, value in credentials.items() if value}
+
+
+def _clean_settings(settings: Any, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    if not isinstance(settings, dict):
+        raise InvalidError("Invalid settings.", field_errors={"settings": ["An object."]})
+    errors = [f"{key} is not a known setting." for key in settings if key not in KNOWN_SETTINGS] + [
+        f"{key} must be {KNOWN_SETTINGS[key].__name__}."
+        for key, value in settings.items()
+        if key in KNOWN_SETTINGS and not isinstance(value, KNOWN_SETTINGS[key])
+    ]
+    if errors:
+        raise InvalidError("Invalid settings.", field_errors={"settings": errors})
+    return {**(current or {}), **settings}
+
+
+@scoped
+def channel_create(
+    *,
+    organization: Organization,
+    kind: str,
+    name: str,
+    external_id: str,
+    credentials: dict[str, Any],
+    settings: dict[str, Any] | None = None,
+) -> Channel:
+    """Connect a page / account. Raises InvalidError on bad input and ConflictError when the
+    platform id is already connected (to any organization: a webhook must map to one tenant)."""
+    try:
+        connector_for(kind)
+    except UnknownChannelKindError:
+        raise InvalidError("Unknown channel kind.", field_errors={"kind": ["Unknown."]}) from None
+    external_id = external_id.strip()
+    if not external_id:
+        raise InvalidError("Missing id.", field_errors={"external_id": ["Required."]})
+    channel = Channel(
+        organization=organization,
+        kind=kind,
+        name=name.strip() or external_id,
+        external_id=external_id,
+        credentials=_clean_credentials(kind, credentials),
+        settings=_clean_settings(settings or {}),
+    )
+    try:
+        with transaction.atomic():
+            channel.save(force_insert=True)
+    except IntegrityError:
+        raise ConflictError(
+            "This page or account is already connected to Parley.",
+            field_errors={"external_id": ["Already connected."]},
+        ) from None
+    return channel
+
+
+@scoped
+@transaction.atomic
+def channel_update(
+    *,
+    organization: Organization,
+    channel: Channel,
+    name: str | None = None,
+    credentials: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    status: str | None = None,
+) -> Channel:
+    """Rename, rotate credentials, merge settings or pause a channel (kind and id are fixed)."""
+    fields: list[str] = []
+    if name is not None:
+        channel.name = name.strip() or channel.external_id
+        fields.append("name")
+    if credentials is not None:
+        channel.credentials = _clean_credentials(channel.kind, credentials)
+        fields.append("credentials")
+    if settings is not None:
+        channel.settings = _clean_settings(settings, channel.settings)
+        fields.append("settings")
+    if status is not None:
+        if status not in ChannelStatus.values:
+            raise InvalidError("Unknown status.", field_errors={"status": ["Unknown."]})
+        channel.status = status
+        fields.append("status")
+    if fields:
+        channel.save(update_fields=fields)
+    return channel

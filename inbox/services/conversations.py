@@ -1,0 +1,271 @@
+"""Conversation lifecycle: open or reuse the customer's thread, assign, prioritise, status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inbox import events
+from inbox.errors import ConflictError, InvalidError
+from inbox.models import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Membership,
+    Organization,
+    Priority,
+    User,
+)
+from inbox.tenancy import scoped
+
+UNSET: Any = object()
+
+
+def _next_number(organization: Organization) -> int:
+    """Per-organization sequence; the row lock serialises concurrent creations."""
+    locked = Organization.objects.select_for_update().only("last_conversation_number")
+    org = locked.get(pk=organization.pk)
+    org.last_conversation_number += 1
+    org.save(update_fields=["last_conversation_number"])
+    return org.last_conversation_number
+
+
+@scoped
+def conversation_for_inbound(
+    *, organization: Organization, customer: Customer, channel: Channel, at: datetime
+) -> tuple[Conversation, bool]:
+    """The customer's unresolved conversation on this channel, locked; else a new one.
+
+    Must run inside the caller's transaction. A pending or snoozed conversation reopens (the
+    customer wrote); a resolved one is history and a new cycle starts. Returns (conversation,
+    created).
+    """
+    existing = (
+        Conversation.objects.select_for_update()
+        .filter(organization=organization, customer=customer, channel=channel)
+        .exclude(status=ConversationStatus.RESOLVED)
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(
+                organization=organization,
+                number=_next_number(organization),
+                customer=customer,
+                channel=channel,
+                last_message_at=at,
+            )
+    except IntegrityError:
+        # Another worker opened it first: the partial unique index decided; use theirs.
+        return (
+            Conversation.objects.select_for_update()
+            .filter(organization=organization, customer=customer, channel=channel)
+            .exclude(status=ConversationStatus.RESOLVED)
+            .get(),
+            False,
+        )
+    events.emit(events.conversation_created(conversation))
+    return conversation, True
+
+
+def _member_user(organization: Organization, user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    membership = (
+        Membership.objects.select_related("user")
+        .filter(organization=organization, user_id=user_id)
+        .first()
+    )
+    if membership is None:
+        raise InvalidError(
+            "The assignee is not a member of this organization.",
+            field_errors={"assignee_id": ["Not a member."]},
+        )
+    return membership.user
+
+
+def _apply_status(
+    conversation: Conversation, status: str, snoozed_until: datetime | None, now: datetime
+) -> None:
+    if status not in ConversationStatus.values:
+        raise InvalidError("Unknown status.", field_errors={"status": ["Unknown."]})
+    if status == ConversationStatus.SNOOZED:
+        if snoozed_until is None:
+            raise InvalidError(
+                "Snoozing needs a time.", field_errors={"snoozed_until": ["Required to snooze."]}
+            )
+        if snoozed_until <= now:
+            raise InvalidError(
+                "Snooze until a future time.",
+                field_errors={"snoozed_until": ["Must be in the future."]},
+            )
+        conversation.snoozed_until = snoozed_until
+    else:
+        if snoozed_until is not None:
+            raise InvalidError(
+                "Only a snoozed conversation has a wake-up time.",
+                field_errors={"snoozed_until": ["Only with status snoozed."]},
+            )
+        conversation.snoozed_until = None
+    was_resolved = conversation.status == ConversationStatus.RESOLVED
+    if status == ConversationStatus.RESOLVED:
+        conversation.resolved_at = now
+        conversation.waiting_since = None
+    elif was_resolved:
+        _ensure_can_reopen(conversation)
+        conversation.resolved_at = None
+    conversation.status = status
+
+
+def _ensure_can_reopen(conversation: Conversation) -> None:
+    newer = (
+        Conversation.objects.filter(
+            organization_id=conversation.organization_id,
+            customer_id=conversation.customer_id,
+            channel_id=conversation.channel_id,
+        )
+        .exclude(status=ConversationStatus.RESOLVED)
+        .exclude(pk=conversation.pk)
+        .values_list("number", flat=True)
+        .first()
+    )
+    if newer is not None:
+        raise ConflictError(
+            f"The customer's conversation #{newer} on this channel is already open; "
+            "continue there.",
+            field_errors={"status": ["Another conversation of this customer is open."]},
+        )
+
+
+@scoped
+@transaction.atomic
+def conversation_update(
+    *,
+    organization: Organization,
+    actor: Membership | None,
+    conversation: Conversation,
+    status: str = UNSET,
+    snoozed_until: datetime | None = UNSET,
+    assignee_id: int | None = UNSET,
+    priority: str = UNSET,
+) -> Conversation:
+    """Change any of status / snooze / assignee / priority in one step and one event.
+
+    Setting `snoozed_until` alone snoozes. Resolving clears the snooze and the waiting clock;
+    reopening a resolved conversation fails with ConflictError if the customer has since
+    started a newer one on the same channel. Raises InvalidError on bad values.
+    """
+    locked = (
+        Conversation.objects.select_for_update()
+        .select_related("customer", "channel", "assignee")
+        .get(organization=organization, pk=conversation.pk)
+    )
+    now = timezone.now()
+    changed: list[str] = []
+    if status is not UNSET or snoozed_until is not UNSET:
+        new_status = locked.status if status is UNSET else status
+        new_until = None if snoozed_until is UNSET else snoozed_until
+        if status is UNSET and new_until is not None:
+            new_status = ConversationStatus.SNOOZED
+        before = (locked.status, locked.snoozed_until)
+        _apply_status(locked, new_status, new_until, now)
+        if before != (locked.status, locked.snoozed_until):
+            changed.append("status")
+    if assignee_id is not UNSET:
+        assignee = _member_user(organization, assignee_id)
+        if locked.assignee_id != (assignee.pk if assignee else None):
+            locked.assignee = assignee
+            changed.append("assignee")
+    if priority is not UNSET:
+        if priority not in Priority.values:
+            raise InvalidError("Unknown priority.", field_errors={"priority": ["Unknown."]})
+        if locked.priority != priority:
+            locked.priority = priority
+            changed.append("priority")
+    if changed:
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            raise ConflictError(
+                "Another conversation of this customer on this channel is open."
+            ) from None
+        events.emit(events.conversation_updated(locked, changed))
+    return locked
+
+
+def conversation_assign(
+    *,
+    organization: Organization,
+    actor: Membership | None,
+    conversation: Conversation,
+    assignee_id: int | None,
+) -> Conversation:
+    """Assign to a member (or None: back to the unassigned queue)."""
+    return conversation_update(
+        organization=organization, actor=actor, conversation=conversation, assignee_id=assignee_id
+    )
+
+
+def conversation_set_status(
+    *,
+    organization: Organization,
+    actor: Membership | None,
+    conversation: Conversation,
+    status: str,
+) -> Conversation:
+    """Open, pending or resolved (use conversation_snooze to snooze)."""
+    return conversation_update(
+        organization=organization, actor=actor, conversation=conversation, status=status
+    )
+
+
+def conversation_snooze(
+    *,
+    organization: Organization,
+    actor: Membership | None,
+    conversation: Conversation,
+    until: datetime,
+) -> Conversation:
+    return conversation_update(
+        organization=organization,
+        actor=actor,
+        conversation=conversation,
+        status=ConversationStatus.SNOOZED,
+        snoozed_until=until,
+    )
+
+
+def conversation_set_priority(
+    *,
+    organization: Organization,
+    actor: Membership | None,
+    conversation: Conversation,
+    priority: str,
+) -> Conversation:
+    return conversation_update(
+        organization=organization, actor=actor, conversation=conversation, priority=priority
+    )
+
+
+@scoped
+@transaction.atomic
+def conversations_unassign_all(*, organization: Organization, user_id: int) -> int:
+    """Hand every unresolved conversation of a leaving member back to the queue."""
+    conversations = list(
+        Conversation.objects.select_for_update()
+        .filter(organization=organization, assignee_id=user_id)
+        .exclude(status=ConversationStatus.RESOLVED)
+    )
+    for conversation in conversations:
+        conversation.assignee = None
+    Conversation.objects.bulk_update(conversations, ["assignee"])
+    for conversation in conversations:
+        events.emit(events.conversation_updated(conversation, ["assignee"]))
+    return len(conversations)

@@ -1,0 +1,296 @@
+"""Messages in and out: receive from a platform, queue a reply, add an internal note."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectors.base import ReplyWindow
+from connectors.registry import connector_for
+from inbox import events
+from inbox.errors import ConflictError, InvalidError, WindowClosedError
+from inbox.models import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Membership,
+    Message,
+    MessageDirection,
+    MessageKind,
+    MessageStatus,
+    Organization,
+    Visibility,
+)
+from inbox.services.conversations import conversation_for_inbound
+from inbox.services.customers import Profile, customer_identify
+from inbox.tenancy import scoped
+
+PREVIEW_LENGTH = 280
+
+
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    conversation: Conversation
+    created: bool
+
+
+def preview_of(text: str, attachments: Sequence[dict[str, Any]]) -> str:
+    if text.strip():
+        return " ".join(text.split())[:PREVIEW_LENGTH]
+    if attachments:
+        kinds = ", ".join(str(a.get("type", "file")) for a in attachments)
+        return f"[{kinds}]"[:PREVIEW_LENGTH]
+    return ""
+
+
+def reply_window(conversation: Conversation, *, now: datetime | None = None) -> ReplyWindow:
+    """The conversation's reply window right now (no query: uses the loaded channel)."""
+    channel = conversation.channel
+    return connector_for(channel.kind).reply_window(
+        last_inbound_at=conversation.last_inbound_at,
+        channel_settings=channel.settings,
+        now=now or timezone.now(),
+    )
+
+
+@scoped
+@transaction.atomic
+def message_receive(
+    *,
+    organization: Organization,
+    channel: Channel,
+    platform_user_id: str,
+    external_id: str | None,
+    text: str,
+    sent_at: datetime,
+    attachments: Sequence[dict[str, Any]] = (),
+    visibility: str = Visibility.PRIVATE,
+    metadata: dict[str, Any] | None = None,
+    profile: Profile | None = None,
+) -> Received:
+    """Record a customer's message on their one thread; a redelivery is a no-op.
+
+    Finds or creates the customer by (channel, platform user id), reuses their unresolved
+    conversation (reopening a pending or snoozed one) or starts a new cycle after a resolved
+    one, and inserts the message unique on (channel, external_id). Safe when the same event is
+    processed twice at the same moment: the unique index decides, the loser returns the
+    winner's row with created=False. Events are published after commit.
+    """
+    if external_id is not None:
+        duplicate = _existing(organization, channel, external_id)
+        if duplicate is not None:
+            return Received(duplicate, duplicate.conversation, created=False)
+    identity, _ = customer_identify(
+        organization=organization,
+        channel=channel,
+        platform_user_id=platform_user_id,
+        profile=profile,
+    )
+    conversation, _ = conversation_for_inbound(
+        organization=organization, customer=identity.customer, channel=channel, at=sent_at
+    )
+    message = Message(
+        organization=organization,
+        conversation=conversation,
+        channel=channel,
+        direction=MessageDirection.INBOUND,
+        kind=MessageKind.MESSAGE,
+        visibility=visibility,
+        text=text,
+        attachments=list(attachments),
+        metadata=metadata or {},
+        external_id=external_id,
+        status=MessageStatus.RECEIVED,
+        sent_at=sent_at,
+    )
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+    except IntegrityError:
+        duplicate = _existing(organization, channel, external_id or "")
+        if duplicate is None:
+            raise
+        return Received(duplicate, duplicate.conversation, created=False)
+
+    changed = ["last_message"]
+    if conversation.status in (ConversationStatus.PENDING, ConversationStatus.SNOOZED):
+        conversation.status = ConversationStatus.OPEN
+        conversation.snoozed_until = None
+        changed.append("status")
+    if conversation.last_inbound_at is None or sent_at > conversation.last_inbound_at:
+        conversation.last_inbound_at = sent_at
+        conversation.default_visibility = visibility
+    if conversation.waiting_since is None:
+        conversation.waiting_since = sent_at
+    if sent_at >= conversation.last_message_at:
+        conversation.last_message_at = sent_at
+        conversation.last_message_preview = preview_of(text, attachments)
+    conversation.save()
+    events.emit(events.message_created(message))
+    events.emit(events.conversation_updated(conversation, changed))
+    return Received(message, conversation, created=True)
+
+
+def _existing(organization: Organization, channel: Channel, external_id: str) -> Message | None:
+    return (
+        Message.objects.select_related("conversation")
+        .filter(organization=organization, channel=channel, external_id=external_id)
+        .first()
+    )
+
+
+def _by_idempotency_key(
+    organization: Organization, conversation: Conversation, key: str | None
+) -> Message | None:
+    if key is None:
+        return None
+    earlier = Message.objects.filter(organization=organization, idempotency_key=key).first()
+    if earlier is not None and earlier.conversation_id != conversation.pk:
+        raise ConflictError(
+            "This idempotency key was used for another conversation.",
+            field_errors={"idempotency_key": ["Already used elsewhere."]},
+        )
+    return earlier
+
+
+def _check_text(text: str, limit: int) -> str:
+    if not text.strip():
+        raise InvalidError("The message is empty.", field_errors={"text": ["Required."]})
+    if len(text) > limit:
+        raise InvalidError(
+            f"The message is longer than {limit} characters.",
+            field_errors={"text": [f"At most {limit} characters."]},
+        )
+    return text
+
+
+def _insert_authored(message: Message, organization: Organization) -> tuple[Message, bool]:
+    """Insert, or return the first message with the same idempotency key (concurrent retry)."""
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+    except IntegrityError:
+        if message.idempotency_key is None:
+            raise
+        earlier = Message.objects.get(
+            organization=organization, idempotency_key=message.idempotency_key
+        )
+        return earlier, False
+    return message, True
+
+
+@scoped
+@transaction.atomic
+def message_send(
+    *,
+    organization: Organization,
+    actor: Membership,
+    conversation: Conversation,
+    text: str,
+    visibility: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Message, bool]:
+    """Queue an agent's reply; delivery happens after commit (connectors).
+
+    The visibility follows the customer's last message unless given. Refuses before storing
+    anything with WindowClosedError when the platform window is closed, InvalidError on empty
+    or over-long text or a public reply where the channel has none. A repeated idempotency key
+    returns the first message and created=False.
+    """
+    earlier = _by_idempotency_key(organization, conversation, idempotency_key)
+    if earlier is not None:
+        return earlier, False
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("channel")
+        .get(organization=organization, pk=conversation.pk)
+    )
+    channel = conversation.channel
+    connector = connector_for(channel.kind)
+    visibility = visibility or conversation.default_visibility
+    if visibility not in Visibility.values:
+        raise InvalidError("Unknown visibility.", field_errors={"visibility": ["Unknown."]})
+    public = visibility == Visibility.PUBLIC
+    if public and not connector.supports_public_replies:
+        raise InvalidError(
+            "This channel has no public replies.",
+            field_errors={"visibility": ["Only private on this channel."]},
+        )
+    _check_text(text, connector.max_text_length(public=public))
+    now = timezone.now()
+    window = reply_window(conversation, now=now)
+    if not window.can_send:
+        raise WindowClosedError(window.closes_at)
+    message, created = _insert_authored(
+        Message(
+            organization=organization,
+            conversation=conversation,
+            channel=channel,
+            direction=MessageDirection.OUTBOUND,
+            kind=MessageKind.MESSAGE,
+            visibility=visibility,
+            text=text,
+            status=MessageStatus.QUEUED,
+            author=actor.user,
+            sent_at=now,
+            created_at=now,
+            idempotency_key=idempotency_key,
+            metadata={"window": window.state},
+        ),
+        organization,
+    )
+    if not created:
+        return message, False
+    conversation.last_message_at = now
+    conversation.last_message_preview = preview_of(text, ())
+    conversation.waiting_since = None
+    if conversation.first_response_at is None:
+        conversation.first_response_at = now
+    conversation.save()
+    events.emit(events.message_created(message))
+    events.emit(events.conversation_updated(conversation, ["last_message"]))
+    return message, True
+
+
+@scoped
+@transaction.atomic
+def note_add(
+    *,
+    organization: Organization,
+    actor: Membership,
+    conversation: Conversation,
+    text: str,
+    idempotency_key: str | None = None,
+) -> tuple[Message, bool]:
+    """An internal note: visible to the team only, whatever the channel or window; never sent."""
+    earlier = _by_idempotency_key(organization, conversation, idempotency_key)
+    if earlier is not None:
+        return earlier, False
+    _check_text(text, 20_000)
+    now = timezone.now()
+    message, created = _insert_authored(
+        Message(
+            organization=organization,
+            conversation=conversation,
+            channel_id=conversation.channel_id,
+            direction=MessageDirection.OUTBOUND,
+            kind=MessageKind.NOTE,
+            visibility=Visibility.PRIVATE,
+            text=text,
+            status=MessageStatus.SENT,
+            author=actor.user,
+            sent_at=now,
+            created_at=now,
+            idempotency_key=idempotency_key,
+        ),
+        organization,
+    )
+    if created:
+        events.emit(events.message_created(message))
+    return message, created

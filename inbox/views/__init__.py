@@ -1,0 +1,1 @@
+"""Server-rendered pages for agents and supervisors (Django templates)."""

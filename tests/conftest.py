@@ -1,0 +1,83 @@
+"""Shared fixtures. Under PARLEY_REQUIRE_SERVICES=1 (CI) a test that needs PostgreSQL or Redis
+fails when the service is missing instead of skipping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from inbox.api.tokens import token_for
+from inbox.events import Event
+from inbox.models import Membership, Role
+from tests.factories import ChannelFactory, MembershipFactory, OrganizationFactory
+
+REQUIRE_SERVICES = os.environ.get("PARLEY_REQUIRE_SERVICES") == "1"
+
+
+def _missing(item: pytest.Item, what: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (PARLEY_REQUIRE_SERVICES=1) but not configured")
+    pytest.skip(f"needs {what}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if (
+        item.get_closest_marker("postgres")
+        and "postgresql" not in settings.DATABASES["default"]["ENGINE"]
+    ):
+        _missing(item, "PostgreSQL (DATABASE_URL)")
+    if item.get_closest_marker("redis") and not settings.REDIS_URL:
+        _missing(item, "Redis (REDIS_URL)")
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[Event]:
+    """Every event services publish after commit, in order."""
+    seen: list[Event] = []
+    monkeypatch.setattr("inbox.realtime.publish", seen.append)
+    return seen
+
+
+def api_client(membership: Membership) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(membership.user)}")
+    return client
+
+
+@pytest.fixture
+def make_member(db: Any) -> Callable[..., Membership]:
+    def make(role: str = Role.AGENT, **kwargs: Any) -> Membership:
+        membership: Membership = MembershipFactory(role=role, **kwargs)
+        return membership
+
+    return make
+
+
+@pytest.fixture
+def agent(make_member: Callable[..., Membership]) -> Membership:
+    return make_member(Role.AGENT)
+
+
+@pytest.fixture
+def admin(agent: Membership, make_member: Callable[..., Membership]) -> Membership:
+    return make_member(Role.ADMIN, organization=agent.organization)
+
+
+@pytest.fixture
+def supervisor(agent: Membership, make_member: Callable[..., Membership]) -> Membership:
+    return make_member(Role.SUPERVISOR, organization=agent.organization)
+
+
+@pytest.fixture
+def channel(agent: Membership) -> Any:
+    return ChannelFactory(organization=agent.organization)
+
+
+@pytest.fixture
+def other_org(db: Any) -> Any:
+    return OrganizationFactory()
