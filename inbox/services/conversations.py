@@ -162,7 +162,7 @@ def conversation_update(
     started a newer one on the same channel. Raises InvalidError on bad values.
     """
     locked = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("customer", "channel", "assignee")
         .get(organization=organization, pk=conversation.pk)
     )
