@@ -151,7 +151,7 @@ def test_no_tenant_route_lives_outside_orgs_slug() -> None:
     for entry in api_urlpatterns:
         if isinstance(entry, URLResolver):
             assert str(entry.pattern) == "orgs/<slug:slug>/"
-        else:
+        elif isinstance(entry, URLPattern):
             view_class = getattr(entry.callback, "cls", None) or getattr(
                 entry.callback, "view_class", None
             )
