@@ -81,3 +81,9 @@ def channel(agent: Membership) -> Any:
 @pytest.fixture
 def other_org(db: Any) -> Any:
     return OrganizationFactory()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Tests create many users; the production hasher is deliberately slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -42,17 +43,15 @@ _TITLES = {
     409: "Conflict",
     415: "Unsupported media type",
     429: "Too many requests",
+    500: "Server error",
 }
 
+API_PREFIX = "/api/"
 
-def problem(
-    status_code: int,
-    detail: str,
-    *,
-    code: str,
-    errors: dict[str, Any] | None = None,
-    **extra: Any,
-) -> Response:
+
+def _problem_body(
+    status_code: int, detail: str, *, code: str, errors: dict[str, Any] | None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"https://parley.dev/problems/{code.replace('_', '-')}",
         "title": _TITLES.get(status_code, "Error"),
@@ -63,6 +62,18 @@ def problem(
     if errors:
         body["errors"] = errors
     body.update(extra)
+    return body
+
+
+def problem(
+    status_code: int,
+    detail: str,
+    *,
+    code: str,
+    errors: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Response:
+    body = _problem_body(status_code, detail, code=code, errors=errors, **extra)
     return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
@@ -103,3 +114,21 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
                     result[header] = response[header]
         return result
     return None
+
+
+# Django-level handlers (config/urls.py): an unrouted /api/ path or an unhandled exception never
+# reaches DRF, but an API client still gets the one error format instead of an HTML page.
+
+
+def not_found_handler(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not request.path_info.startswith(API_PREFIX):
+        return defaults.page_not_found(request, exception)
+    body = _problem_body(404, "Not found.", code="not_found", errors=None)
+    return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def server_error_handler(request: HttpRequest) -> HttpResponse:
+    if not request.path_info.startswith(API_PREFIX):
+        return defaults.server_error(request)
+    body = _problem_body(500, "Something went wrong on our side.", code="server_error", errors=None)
+    return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from inbox import access
 from inbox.api import serializers as s
+from inbox.api.authentication import TokenAuthentication
 from inbox.api.base import TenantViewSet
 from inbox.api.pagination import KeysetPagination
 from inbox.api.tokens import token_for
@@ -46,6 +47,10 @@ class TokenView(APIView):
 
     authentication_classes: list[type[Any]] = []
     permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Without a challenge DRF turns AuthenticationFailed into 403; wrong credentials are 401.
+        return TokenAuthentication.keyword
 
     @extend_schema(request=s.TokenRequestSerializer, responses=s.TokenSerializer)
     def post(self, request: Request) -> Response:
