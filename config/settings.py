@@ -130,6 +130,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Meta batches up to 1,000 updates in one POST: allow large webhook bodies.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -170,7 +173,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "sweep-webhook-events": {"task": "connectors.sweep_webhook_events", "schedule": 15.0},
+    "sweep-deliveries": {"task": "inbox.sweep_deliveries", "schedule": 5.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -212,6 +218,12 @@ META_GRAPH_URL: str = env.str("META_GRAPH_URL", default="https://graph.facebook.
 TWITTER_CONSUMER_SECRET: str = env.str("TWITTER_CONSUMER_SECRET", default="")
 TWITTER_OAUTH2_CLIENT_SECRET: str = env.str("TWITTER_OAUTH2_CLIENT_SECRET", default="")
 TWITTER_API_URL: str = env.str("TWITTER_API_URL", default="https://api.x.com").rstrip("/")
+if DEBUG:
+    # Development only: let `manage.py simulate` sign webhooks for the demo out of the box.
+    META_APP_SECRET = META_APP_SECRET or "parley-dev-meta-app-secret"
+    META_VERIFY_TOKEN = META_VERIFY_TOKEN or "parley-dev-verify-token"
+    if not (TWITTER_CONSUMER_SECRET or TWITTER_OAUTH2_CLIENT_SECRET):
+        TWITTER_CONSUMER_SECRET = "parley-dev-x-consumer-secret"  # noqa: S105
 
 LOGGING = {
     "version": 1,

@@ -266,6 +266,12 @@ class Conversation(models.Model):
                 fields=["organization", "assignee", "status", "-last_message_at", "-id"],
                 name="conversation_org_assignee",
             ),
+            # "Mine" across statuses: without it the list reads and sorts the agent's whole
+            # history (resolved included) for every page.
+            models.Index(
+                fields=["organization", "assignee", "-last_message_at", "-id"],
+                name="conversation_assignee_recent",
+            ),
             models.Index(
                 fields=["organization", "-last_message_at", "-id"], name="conversation_org_recent"
             ),
@@ -358,6 +364,47 @@ class Message(models.Model):
         return f"{self.direction} {self.kind} {self.pk}"
 
 
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Delivery(models.Model):
+    """The outbox record of one outbound message, written in the same transaction.
+
+    A worker claims it (`claimed_until`) before calling the platform, so two workers never
+    send the same message at once; `next_attempt_at` schedules retries with backoff, and a
+    sweep re-drives any delivery whose task was lost.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="delivery")
+    status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager["Delivery"]()
+    all_tenants = AllTenantsManager["Delivery"]()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_pending_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery of {self.message_id} ({self.status})"
+
+
 class WebhookEventStatus(models.TextChoices):
     RECEIVED = "received"
     PROCESSED = "processed"
@@ -383,6 +430,7 @@ class WebhookEvent(models.Model):
     )
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantManager["WebhookEvent"]()
@@ -391,6 +439,11 @@ class WebhookEvent(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["status", "received_at"], name="webhook_status_received"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="failed"),
+                name="webhook_failed_due",
+            ),
             models.Index(fields=["organization", "received_at"], name="webhook_org_received"),
         ]
 

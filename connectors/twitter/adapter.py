@@ -1,15 +1,59 @@
-"""X adapter: no reply window (DM permissions and rate limits apply instead)."""
+"""X adapter: no reply window (DM permissions and rate limits apply instead).
+
+Inbound side: the CRC handshake, the webhook signature check and payload parsing
+(connectors/twitter/parsing.py). Secrets are app-level and come from settings, read at call
+time so a test (or a rotated secret after reload) takes effect without re-creating the adapter.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.base import ReplyWindow
+from django.conf import settings
+
+from connectors.base import (
+    Handshake,
+    NormalizedEvent,
+    OutboundRequest,
+    PersonProfile,
+    ReplyWindow,
+    SendResult,
+)
+from connectors.twitter import client, parsing
 
 MAX_DM_LENGTH = 10000
 MAX_TWEET_LENGTH = 280
+
+# X signs every event POST with the consumer (API) secret; apps with an OAuth 2.0 client
+# secret also (or only) get the second header, signed with that secret (PROTOCOLS section 9).
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+OAUTH2_SIGNATURE_HEADER = "x-twitter-webhooks-signature-oauth2"
+
+
+def signature(secret: str, message: bytes) -> str:
+    """X's signature format: `sha256=` + base64 of HMAC-SHA256 (base64, not Meta's hex)."""
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode("ascii")
+
+
+def _secret(name: str) -> str:
+    """An optional app secret from settings; empty when unset (or not a string)."""
+    value = getattr(settings, name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _signature_matches(body: bytes, header: str | None, secret: str) -> bool:
+    if not secret or not header:
+        return False
+    expected = signature(secret, body).encode("ascii")
+    # Compare bytes: compare_digest refuses non-ASCII str, and a header is attacker-controlled.
+    return hmac.compare_digest(header.encode("utf-8", "surrogatepass"), expected)
 
 
 class TwitterConnector:
@@ -17,6 +61,12 @@ class TwitterConnector:
     required_credentials: tuple[str, ...] = ("access_token",)
     optional_credentials: tuple[str, ...] = ("refresh_token", "access_token_secret")
     supports_public_replies = True
+    kept_headers: tuple[str, ...] = (
+        SIGNATURE_HEADER,
+        OAUTH2_SIGNATURE_HEADER,
+        "content-type",
+        "user-agent",
+    )
 
     def reply_window(
         self,
@@ -29,3 +79,48 @@ class TwitterConnector:
 
     def max_text_length(self, *, public: bool) -> int:
         return MAX_TWEET_LENGTH if public else MAX_DM_LENGTH
+
+    def handshake(self, query: Mapping[str, str]) -> Handshake:
+        """Answer X's CRC: `{"response_token": "sha256=<base64 HMAC(secret, crc_token)>"}`.
+
+        The key is the OAuth 2.0 client secret when configured (X then signs the CRC with it),
+        else the consumer secret. 400 without a crc_token; 403 when no secret is configured,
+        since answering with a wrong token would mark the webhook invalid anyway.
+        """
+        crc_token = query.get("crc_token", "")
+        if not crc_token:
+            return Handshake(status=400, content_type="text/plain", body="missing crc_token")
+        secret = _secret("TWITTER_OAUTH2_CLIENT_SECRET") or _secret("TWITTER_CONSUMER_SECRET")
+        if not secret:
+            return Handshake(status=403, content_type="text/plain", body="X is not configured")
+        token = signature(secret, crc_token.encode("utf-8", "surrogatepass"))
+        return Handshake(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({"response_token": token}),
+        )
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True when either signature header verifies against its own configured secret.
+
+        Header names are matched case-insensitively; the digest is compared in constant time
+        over the raw body bytes. False when no X secret is configured at all.
+        """
+        by_name = {name.lower(): value for name, value in headers.items()}
+        return _signature_matches(
+            body, by_name.get(SIGNATURE_HEADER), _secret("TWITTER_CONSUMER_SECRET")
+        ) or _signature_matches(
+            body, by_name.get(OAUTH2_SIGNATURE_HEADER), _secret("TWITTER_OAUTH2_CLIENT_SECRET")
+        )
+
+    def send(self, request: OutboundRequest) -> SendResult:
+        return client.send(request)
+
+    def fetch_profile(
+        self, credentials: Mapping[str, Any], platform_user_id: str
+    ) -> PersonProfile | None:
+        return client.fetch_profile(credentials, platform_user_id)
+
+    def parse(self, body: bytes) -> list[NormalizedEvent]:
+        """See connectors.twitter.parsing.parse: InvalidPayloadError or a list, nothing else."""
+        return parsing.parse(body)

@@ -30,8 +30,12 @@ def conversation_list(
     Agents list their own and unassigned conversations; supervisors and admins list everyone's.
     The ordering (-last_message_at, -id) is served by the organization-leading indexes.
     """
-    queryset = Conversation.objects.filter(organization=organization).select_related(
-        "customer", "channel"
+    # A row shows the channel's kind and name, never its credentials: skip decrypting them
+    # once per listed conversation.
+    queryset = (
+        Conversation.objects.filter(organization=organization)
+        .select_related("customer", "channel")
+        .defer("channel__credentials")
     )
     if filters.statuses:
         queryset = queryset.filter(status__in=filters.statuses)

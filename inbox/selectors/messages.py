@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
-from inbox.models import Conversation, Message, Organization
+from inbox.models import (
+    Channel,
+    Conversation,
+    CustomerIdentity,
+    Message,
+    MessageDirection,
+    Organization,
+    Visibility,
+)
 from inbox.tenancy import scoped
 
 
@@ -14,3 +24,46 @@ def message_list(*, organization: Organization, conversation: Conversation) -> Q
     return Message.objects.filter(organization=organization, conversation=conversation).order_by(
         "sent_at", "id"
     )
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    conversation: Conversation
+    channel: Channel
+    recipient_id: str
+    in_reply_to: str | None
+
+
+@scoped
+def delivery_context(*, organization: Organization, message: Message) -> DeliveryContext:
+    """What sending `message` needs: its channel, the customer's platform id there and, for a
+    public reply, the customer's latest public post it answers."""
+    conversation = Conversation.objects.select_related("channel", "customer").get(
+        organization=organization, pk=message.conversation_id
+    )
+    recipient_id = (
+        CustomerIdentity.objects.filter(
+            organization=organization,
+            customer_id=conversation.customer_id,
+            channel_id=conversation.channel_id,
+        )
+        .values_list("platform_user_id", flat=True)
+        .first()
+    )
+    if recipient_id is None:
+        raise CustomerIdentity.DoesNotExist(f"no identity for conversation {conversation.pk}")
+    in_reply_to = None
+    if message.visibility == Visibility.PUBLIC:
+        in_reply_to = (
+            Message.objects.filter(
+                organization=organization,
+                conversation__customer_id=conversation.customer_id,
+                channel_id=conversation.channel_id,
+                direction=MessageDirection.INBOUND,
+                visibility=Visibility.PUBLIC,
+            )
+            .order_by("-sent_at", "-id")
+            .values_list("external_id", flat=True)
+            .first()
+        )
+    return DeliveryContext(conversation, conversation.channel, recipient_id, in_reply_to)

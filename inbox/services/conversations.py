@@ -15,11 +15,13 @@ from inbox.models import (
     Conversation,
     ConversationStatus,
     Customer,
+    CustomerIdentity,
     Membership,
     Organization,
     Priority,
     User,
 )
+from inbox.services.customers import customer_identify
 from inbox.tenancy import scoped
 
 UNSET: Any = object()
@@ -72,6 +74,49 @@ def conversation_for_inbound(
         )
     events.emit(events.conversation_created(conversation))
     return conversation, True
+
+
+def record_referral(
+    identity: CustomerIdentity, conversation: Conversation, referral: dict[str, Any]
+) -> None:
+    """Keep where the customer came from: the first referral of a conversation is its source;
+    the identity remembers the latest one. The caller saves the conversation."""
+    if not conversation.source:
+        conversation.source = {"referral": referral}
+    identity.profile = {**identity.profile, "last_referral": referral}
+    identity.save(update_fields=["profile"])
+
+
+@scoped
+@transaction.atomic
+def conversation_record_referral(
+    *,
+    organization: Organization,
+    channel: Channel,
+    platform_user_id: str,
+    referral: dict[str, Any],
+    at: datetime,
+) -> Conversation:
+    """A customer opened the thread through a link or an ad: a customer action.
+
+    It reopens the reply window (Messenger counts it like a message) and becomes the source of
+    the customer's open conversation, which is started if there is none, so the agent sees
+    where they came from before they type.
+    """
+    identity, _ = customer_identify(
+        organization=organization, channel=channel, platform_user_id=platform_user_id
+    )
+    conversation, created = conversation_for_inbound(
+        organization=organization, customer=identity.customer, channel=channel, at=at
+    )
+    record_referral(identity, conversation, referral)
+    if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
+        conversation.last_inbound_at = at
+    if created:
+        conversation.last_message_preview = "Opened the conversation from a link"
+    conversation.save()
+    events.emit(events.conversation_updated(conversation, ["source"]))
+    return conversation
 
 
 def _member_user(organization: Organization, user_id: int | None) -> User | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from connectors.base import ReplyWindow
@@ -26,8 +26,9 @@ from inbox.models import (
     Organization,
     Visibility,
 )
-from inbox.services.conversations import conversation_for_inbound
+from inbox.services.conversations import conversation_for_inbound, record_referral
 from inbox.services.customers import Profile, customer_identify
+from inbox.services.delivery import delivery_create
 from inbox.tenancy import scoped
 
 PREVIEW_LENGTH = 280
@@ -73,6 +74,7 @@ def message_receive(
     visibility: str = Visibility.PRIVATE,
     metadata: dict[str, Any] | None = None,
     profile: Profile | None = None,
+    referral: dict[str, Any] | None = None,
 ) -> Received:
     """Record a customer's message on their one thread; a redelivery is a no-op.
 
@@ -128,6 +130,8 @@ def message_receive(
         conversation.default_visibility = visibility
     if conversation.waiting_since is None:
         conversation.waiting_since = sent_at
+    if referral:
+        record_referral(identity, conversation, referral)
     if sent_at >= conversation.last_message_at:
         conversation.last_message_at = sent_at
         conversation.last_message_preview = preview_of(text, attachments)
@@ -196,7 +200,7 @@ def message_send(
     visibility: str | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[Message, bool]:
-    """Queue an agent's reply; delivery happens after commit (connectors).
+    """Queue an agent's reply with its outbox record; a Celery task delivers it after commit.
 
     The visibility follows the customer's last message unless given. Refuses before storing
     anything with WindowClosedError when the platform window is closed, InvalidError on empty
@@ -247,6 +251,7 @@ def message_send(
     )
     if not created:
         return message, False
+    delivery_create(organization=organization, message=message)
     conversation.last_message_at = now
     conversation.last_message_preview = preview_of(text, ())
     conversation.waiting_since = None
@@ -294,3 +299,149 @@ def note_add(
     if created:
         events.emit(events.message_created(message))
     return message, created
+
+
+ECHO_MATCH_WINDOW = timedelta(minutes=10)
+
+
+@scoped
+@transaction.atomic
+def message_record_echo(
+    *,
+    organization: Organization,
+    channel: Channel,
+    platform_user_id: str,
+    external_id: str,
+    text: str,
+    sent_at: datetime,
+    our_message_id: int | None = None,
+    from_our_app: bool = False,
+    visibility: str = Visibility.PRIVATE,
+    attachments: Sequence[dict[str, Any]] = (),
+    profile: Profile | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Message | None:
+    """The platform reports a message the brand sent to this customer.
+
+    Our own sends are matched (by platform id, by the id we put in the send's metadata, or
+    for X by text within a short window while the send's response is still in flight) and
+    create nothing. A message the brand sent from another app is stored as an outbound
+    message marked `sent_outside`, in the customer's conversation. Returns the new row or None.
+    """
+    known = _existing(organization, channel, external_id)
+    if known is not None:
+        return None
+    ours = _our_send(
+        organization=organization,
+        channel=channel,
+        platform_user_id=platform_user_id,
+        our_message_id=our_message_id,
+        text=text,
+        sent_at=sent_at,
+    )
+    if ours is not None:
+        if ours.external_id is None:
+            ours.external_id = external_id
+            if ours.status in (MessageStatus.QUEUED, MessageStatus.FAILED):
+                ours.status = MessageStatus.SENT
+                ours.failure_code = ours.failure_reason = ""
+            ours.save(update_fields=["external_id", "status", "failure_code", "failure_reason"])
+            events.emit(events.message_updated(ours, ["status", "external_id"]))
+        return None
+    if from_our_app or our_message_id is not None:
+        return None  # ours, but its row is gone (deleted conversation): nothing to show
+    identity, _ = customer_identify(
+        organization=organization,
+        channel=channel,
+        platform_user_id=platform_user_id,
+        profile=profile,
+    )
+    conversation = _conversation_for_brand_message(organization, identity.customer_id, channel)
+    if conversation is None:
+        conversation, _ = conversation_for_inbound(
+            organization=organization, customer=identity.customer, channel=channel, at=sent_at
+        )
+        conversation.status = ConversationStatus.PENDING  # the brand wrote first
+    message = Message(
+        organization=organization,
+        conversation=conversation,
+        channel=channel,
+        direction=MessageDirection.OUTBOUND,
+        kind=MessageKind.MESSAGE,
+        visibility=visibility,
+        text=text,
+        attachments=list(attachments),
+        metadata=metadata or {},
+        external_id=external_id,
+        status=MessageStatus.SENT,
+        sent_outside=True,
+        sent_at=sent_at,
+    )
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+    except IntegrityError:
+        return None  # the same echo, processed concurrently
+    if sent_at >= conversation.last_message_at:
+        conversation.last_message_at = sent_at
+        conversation.last_message_preview = preview_of(text, attachments)
+    conversation.waiting_since = None
+    if conversation.first_response_at is None:
+        conversation.first_response_at = sent_at
+    conversation.save()
+    events.emit(events.message_created(message))
+    events.emit(events.conversation_updated(conversation, ["last_message"]))
+    return message
+
+
+def _our_send(
+    *,
+    organization: Organization,
+    channel: Channel,
+    platform_user_id: str,
+    our_message_id: int | None,
+    text: str,
+    sent_at: datetime,
+) -> Message | None:
+    mine = Message.objects.select_for_update().filter(
+        organization=organization,
+        channel=channel,
+        direction=MessageDirection.OUTBOUND,
+        kind=MessageKind.MESSAGE,
+        sent_outside=False,
+    )
+    if our_message_id is not None:
+        return mine.filter(pk=our_message_id).first()
+    # No metadata (X): our send whose response has not been stored yet, same text, same person.
+    return (
+        mine.filter(
+            external_id__isnull=True,
+            text=text,
+            conversation__customer__identities__channel=channel,
+            conversation__customer__identities__platform_user_id=platform_user_id,
+            created_at__gte=sent_at - ECHO_MATCH_WINDOW,
+            created_at__lte=sent_at + ECHO_MATCH_WINDOW,
+        )
+        .order_by("created_at")
+        .first()
+    )
+
+
+def _conversation_for_brand_message(
+    organization: Organization, customer_id: int, channel: Channel
+) -> Conversation | None:
+    """The customer's open conversation, else their latest one (a resolved thread stays so)."""
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(organization=organization, customer_id=customer_id, channel=channel)
+        .order_by(
+            # unresolved first, then the most recent
+            models.Case(
+                models.When(status=ConversationStatus.RESOLVED, then=1),
+                default=0,
+                output_field=models.IntegerField(),
+            ),
+            "-last_message_at",
+        )
+        .first()
+    )

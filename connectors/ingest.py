@@ -1,0 +1,195 @@
+"""From a verified POST to domain rows: store, route, process, retry.
+
+`accept` runs inside the webhook request and must stay cheap: one INSERT makes the raw event
+durable, a parse decides 400 / ignored / accepted; the caller then enqueues `process`.
+`process` runs in a Celery worker (or inline when Celery is eager) and is idempotent: every
+service it calls is keyed on platform ids, so a retry or a replay never doubles anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+from django.utils import timezone
+
+from connectors.base import (
+    Attachment,
+    IgnoredEvent,
+    InboundMessage,
+    InvalidPayloadError,
+    NormalizedEvent,
+    OutboundEcho,
+    PersonProfile,
+    ReferralEvent,
+    StatusWatermark,
+)
+from connectors.registry import connector_for
+from inbox.models import Channel, WebhookEvent, WebhookEventStatus
+from inbox.services.conversations import conversation_record_referral
+from inbox.services.customers import Profile
+from inbox.services.delivery import messages_mark_watermark
+from inbox.services.messages import message_receive, message_record_echo
+from inbox.services.webhooks import (
+    channel_touch,
+    channels_for,
+    retry_delay,
+    webhook_event_finish,
+    webhook_event_mark,
+    webhook_event_record,
+    webhook_event_route,
+)
+from inbox.untrusted import clean_json, clean_text
+
+logger = logging.getLogger(__name__)
+
+MAX_URL_LENGTH = 1000
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    IGNORED = "ignored"
+    INVALID = "invalid"
+
+
+def accept(*, kind: str, body: bytes, headers: Mapping[str, str]) -> tuple[WebhookEvent, Outcome]:
+    """Store a verified POST, then decide what it is. The caller answers 200 unless INVALID."""
+    connector = connector_for(kind)
+    event = webhook_event_record(kind=kind, body=body, headers=headers)
+    try:
+        parsed = connector.parse(body)
+    except InvalidPayloadError as exc:
+        webhook_event_mark(event, status=WebhookEventStatus.FAILED, error=f"invalid payload: {exc}")
+        return event, Outcome.INVALID
+    channels = channels_for(kind=kind, external_ids=_channel_ids(parsed))
+    if not channels:
+        webhook_event_mark(event, status=WebhookEventStatus.IGNORED, error="no channel claims it")
+        return event, Outcome.IGNORED
+    webhook_event_route(event, channels.values())
+    return event, Outcome.ACCEPTED
+
+
+def _channel_ids(events: list[NormalizedEvent]) -> set[str]:
+    return {e.channel_id for e in events if e.channel_id is not None}
+
+
+def process(event_id: int) -> str:
+    """Turn a stored event into domain rows; returns the final status.
+
+    A failure is recorded on the event with a retry time (exponential backoff); the caller
+    (the Celery task, the sweep or replay_webhooks) decides when to run it again.
+    """
+    event = WebhookEvent.all_tenants.get(pk=event_id)
+    connector = connector_for(event.kind)
+    try:
+        parsed = connector.parse(bytes(event.body))
+        channels = channels_for(kind=event.kind, external_ids=_channel_ids(parsed))
+        handled = 0
+        for item in parsed:
+            channel = channels.get(item.channel_id or "")
+            if channel is None or isinstance(item, IgnoredEvent):
+                continue
+            _apply(item, channel)
+            handled += 1
+        now = timezone.now()
+        for channel in channels.values():
+            channel_touch(channel, now)
+    except InvalidPayloadError as exc:
+        webhook_event_finish(event, status=WebhookEventStatus.FAILED, error=str(exc))
+        return WebhookEventStatus.FAILED
+    except Exception as exc:
+        logger.exception("webhook event %s failed", event_id)
+        attempts = event.attempts + 1
+        retry_at = timezone.now() + timedelta(seconds=retry_delay(attempts))
+        webhook_event_finish(
+            event, status=WebhookEventStatus.FAILED, error=repr(exc), retry_at=retry_at
+        )
+        return WebhookEventStatus.FAILED
+    status = WebhookEventStatus.PROCESSED if handled else WebhookEventStatus.IGNORED
+    webhook_event_finish(event, status=status)
+    return status
+
+
+def _attachments(items: tuple[Attachment, ...]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = clean_json(
+        [
+            {"type": a.type, "url": a.url, **({"data": dict(a.data)} if a.data else {})}
+            for a in items
+        ]
+    )
+    return result
+
+
+def _profile(profile: PersonProfile | None) -> Profile | None:
+    if profile is None:
+        return None
+    return Profile(
+        display_name=clean_text(profile.display_name)[:200],
+        screen_name=clean_text(profile.screen_name)[:100],
+        avatar_url=_safe_url(profile.avatar_url),
+    )
+
+
+def _safe_url(url: str) -> str:
+    """Only http(s) URLs are kept as avatars; the browser loads them, the server never does."""
+    url = clean_text(url)
+    return url if url.startswith(("https://", "http://")) and len(url) <= MAX_URL_LENGTH else ""
+
+
+def _apply(item: NormalizedEvent, channel: Channel) -> None:
+    organization = channel.organization
+    if isinstance(item, InboundMessage):
+        metadata = clean_json(dict(item.metadata))
+        if item.standby:
+            metadata["standby"] = True
+        if item.referral is not None:
+            metadata["referral"] = asdict(item.referral)
+        message_receive(
+            organization=organization,
+            channel=channel,
+            platform_user_id=clean_text(item.customer_id),
+            external_id=clean_text(item.external_id),
+            text=clean_text(item.text),
+            sent_at=item.sent_at,
+            attachments=_attachments(item.attachments),
+            visibility=item.visibility,
+            metadata=metadata,
+            profile=_profile(item.profile),
+            referral=clean_json(asdict(item.referral)) if item.referral else None,
+        )
+    elif isinstance(item, OutboundEcho):
+        message_record_echo(
+            organization=organization,
+            channel=channel,
+            platform_user_id=clean_text(item.customer_id),
+            external_id=clean_text(item.external_id),
+            text=clean_text(item.text),
+            sent_at=item.sent_at,
+            our_message_id=item.our_message_id,
+            from_our_app=item.from_our_app,
+            visibility=item.visibility,
+            attachments=_attachments(item.attachments),
+            profile=_profile(item.profile),
+            metadata={"standby": True} if item.standby else None,
+        )
+    elif isinstance(item, StatusWatermark):
+        messages_mark_watermark(
+            organization=organization,
+            channel=channel,
+            platform_user_id=clean_text(item.customer_id),
+            status=item.status,
+            watermark=item.watermark,
+            external_ids=[clean_text(i) for i in item.external_ids],
+        )
+    elif isinstance(item, ReferralEvent):
+        conversation_record_referral(
+            organization=organization,
+            channel=channel,
+            platform_user_id=clean_text(item.customer_id),
+            referral=clean_json(asdict(item.referral)),
+            at=item.sent_at,
+        )

@@ -1,0 +1,53 @@
+"""Celery entry points for inbound webhooks: process one event, sweep what is due."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from connectors import ingest
+from inbox.models import WebhookEvent, WebhookEventStatus
+from inbox.services.webhooks import webhook_events_due
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="connectors.process_webhook_event", ignore_result=True)
+def process_webhook_event(event_id: int) -> str:
+    """Process a stored event; on failure schedule the next attempt with backoff.
+
+    Runs inline when Celery is eager (the embedded default); the periodic sweep re-drives any
+    event whose scheduled retry was lost, so an acknowledged event is never dropped.
+    """
+    status = ingest.process(event_id)
+    if status == WebhookEventStatus.FAILED:
+        enqueue_retry(event_id)
+    return status
+
+
+def enqueue_retry(event_id: int) -> None:
+    event = WebhookEvent.all_tenants.only("next_attempt_at").get(pk=event_id)
+    if event.next_attempt_at is None or process_webhook_event.app.conf.task_always_eager:
+        return  # permanent failure, or no broker: the sweep will pick it up when due
+    delay = max(0.0, (event.next_attempt_at - timezone.now()).total_seconds())
+    process_webhook_event.apply_async((event_id,), countdown=delay)
+
+
+def enqueue(event_id: int) -> None:
+    """Hand a freshly accepted event to the workers; never raises into the webhook response
+    (the event is already durable and the sweep re-drives it if the broker is down)."""
+    try:
+        process_webhook_event.delay(event_id)
+    except Exception:
+        logger.exception("could not enqueue webhook event %s; the sweep will retry", event_id)
+
+
+@shared_task(name="connectors.sweep_webhook_events", ignore_result=True)
+def sweep_webhook_events() -> int:
+    """Re-run failed events whose retry time has come and received ones never processed."""
+    due = webhook_events_due(now=timezone.now())
+    for event_id in due:
+        process_webhook_event(event_id)
+    return len(due)

@@ -1,0 +1,225 @@
+"""X over HTTP: DMs, public replies and user lookups (the only X module that imports requests),
+plus the DM compose deep link that moves a public conversation to private.
+
+X reports failures through the HTTP status with a problem body (`title`, `detail`); 429 says
+when the limit resets in `x-rate-limit-reset`, which becomes `retry_after` for the delivery task.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import requests
+from django.conf import settings
+
+from connectors.base import (
+    DeliveryError,
+    OutboundRequest,
+    PermanentDeliveryError,
+    PersonProfile,
+    RetryableDeliveryError,
+    SendResult,
+)
+from connectors.ratelimit import retry_after_seconds, seconds_until_epoch
+
+logger = logging.getLogger(__name__)
+
+# Explicit timeouts (seconds); read at call time, so tests may lower them.
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 10.0
+
+# The documented host; x.com equivalents are not documented for this path.
+DM_COMPOSE_URL = "https://twitter.com/messages/compose"
+
+RETRYABLE_STATUSES = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS})
+
+EXPIRED_GRANT_REASON = "The X access token is invalid or expired: reconnect the channel."
+DM_FORBIDDEN_REASON = (
+    "X refused the message: the customer may not accept direct messages from this account, "
+    "or the channel lacks permission to send them."
+)
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per thread (requests does not promise a shared one is safe)."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        _local.session = session
+    return session
+
+
+def _succeeded(status: int) -> bool:
+    return HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES
+
+
+def _timeout() -> tuple[float, float]:
+    return (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+
+def _token(credentials: Mapping[str, Any]) -> str | None:
+    token = credentials.get("access_token")
+    return token if isinstance(token, str) and token else None
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def send(request: OutboundRequest) -> SendResult:
+    """Send a DM (private) or a reply tweet (public) as the brand's account.
+
+    Returns the DM's `dm_event_id` (the id its webhook echo carries) or the new tweet's id.
+    Raises RetryableDeliveryError for network trouble, timeouts, 408/429/5xx (`retry_after` from
+    `x-rate-limit-reset` or `Retry-After`) and PermanentDeliveryError for other answers: 401 bad
+    token, 403 not allowed (DMs closed, blocked, reply not summoned, duplicate), 400/404.
+    A read timeout has code "timeout": X may have accepted the message, so look for the echo
+    before sending again.
+    """
+    token = _token(request.credentials)
+    if token is None:
+        raise PermanentDeliveryError(
+            "credentials", "The channel has no X access token: reconnect the channel."
+        )
+    payload: dict[str, Any] = {"text": request.text}
+    if request.visibility == "public":
+        url = f"{settings.TWITTER_API_URL}/2/tweets"
+        if request.in_reply_to is not None:
+            payload["reply"] = {"in_reply_to_tweet_id": request.in_reply_to}
+        id_field = "id"
+    else:
+        recipient = quote(request.recipient_id, safe="")
+        url = f"{settings.TWITTER_API_URL}/2/dm_conversations/with/{recipient}/messages"
+        id_field = "dm_event_id"
+    try:
+        response = _session().post(
+            url,
+            json=payload,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=_timeout(),
+        )
+    except requests.ReadTimeout as exc:
+        raise RetryableDeliveryError(
+            "timeout", "X did not answer in time; it may have received the message."
+        ) from exc
+    except requests.RequestException as exc:
+        raise RetryableDeliveryError(
+            "network", f"Could not reach X ({type(exc).__name__})."
+        ) from exc
+
+    body = _json_or_none(response)
+    if _succeeded(response.status_code):
+        data = body.get("data") if isinstance(body, dict) else None
+        external_id = data.get(id_field) if isinstance(data, dict) else None
+        if not isinstance(external_id, str) or not external_id:
+            raise RetryableDeliveryError(
+                "bad_response", f"X answered HTTP {response.status_code} without an id."
+            )
+        return SendResult(external_id=external_id)
+    error = classify_failure(response.status_code, body, response.headers, now=time.time())
+    logger.info("x %s send of message %s failed: %s", request.visibility, request.message_id, error)
+    raise error
+
+
+def problem_text(body: Any) -> str:
+    """A readable sentence from an X error body: `detail` (or `title`) and any `errors[].message`
+    that adds to it (v2 puts the specific complaint of a 400 there)."""
+    if not isinstance(body, dict):
+        return ""
+    parts: list[str] = []
+    for key in ("detail", "title"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            parts.append(value.strip())
+            break
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        for item in errors[:3]:
+            message = item.get("message") if isinstance(item, dict) else None
+            if isinstance(message, str) and message.strip() and message.strip() not in parts:
+                parts.append(message.strip())
+    return "; ".join(parts)
+
+
+def classify_failure(
+    status: int, body: Any, headers: Mapping[str, str], *, now: float
+) -> DeliveryError:
+    """Turn a non-2xx X answer into the error to raise (it is returned, not raised)."""
+    detail = problem_text(body)
+    if status in RETRYABLE_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        retry_after = seconds_until_epoch(headers.get("x-rate-limit-reset"), now=now)
+        if retry_after is None:
+            retry_after = retry_after_seconds(headers.get("Retry-After"), now=now)
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            reason = "X is limiting how fast this account may send; the message will be retried."
+        else:
+            reason = f"X answered HTTP {status}; will retry."
+        return RetryableDeliveryError(f"http_{status}", reason, retry_after)
+    if status == HTTPStatus.UNAUTHORIZED:
+        return PermanentDeliveryError("401", EXPIRED_GRANT_REASON)
+    if status == HTTPStatus.FORBIDDEN:
+        return PermanentDeliveryError("403", detail or DM_FORBIDDEN_REASON)
+    return PermanentDeliveryError(str(status), detail or f"X refused the message (HTTP {status}).")
+
+
+def dm_deep_link(brand_user_id: str, text: str = "") -> str:
+    """The link that opens a DM to the brand with `text` pre-filled (the customer DMs the brand).
+
+    Put it at the end of a public reply; X clients render it as a "Send a private message"
+    button. Raises ValueError unless `brand_user_id` is a numeric X user id.
+    """
+    if not brand_user_id.isascii() or not brand_user_id.isdigit():
+        raise ValueError(f"not an X user id: {brand_user_id!r}")
+    query = {"recipient_id": brand_user_id}
+    if text:
+        query["text"] = text
+    # quote, not quote_plus: the documented form encodes a space as %20.
+    return f"{DM_COMPOSE_URL}?{urlencode(query, quote_via=quote)}"
+
+
+def fetch_profile(credentials: Mapping[str, Any], user_id: str) -> PersonProfile | None:
+    """The user's name, @handle and picture, or None.
+
+    Never raises: a suspended user, a bad token or a network failure must not block storing the
+    customer's message.
+    """
+    token = _token(credentials)
+    if token is None:
+        return None
+    url = f"{settings.TWITTER_API_URL}/2/users/{quote(user_id, safe='')}"
+    try:
+        response = _session().get(
+            url,
+            params={"user.fields": "profile_image_url,name,username"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=_timeout(),
+        )
+    except requests.RequestException as exc:
+        logger.info("x profile of %s unavailable: %s", user_id, type(exc).__name__)
+        return None
+    body = _json_or_none(response)
+    data = body.get("data") if isinstance(body, dict) else None
+    if not _succeeded(response.status_code) or not isinstance(data, dict):
+        logger.info(
+            "x profile of %s unavailable: HTTP %s %s",
+            user_id,
+            response.status_code,
+            problem_text(body),
+        )
+        return None
+    fields = {key: data.get(key) for key in ("name", "username", "profile_image_url")}
+    name, username, avatar = (v if isinstance(v, str) else "" for v in fields.values())
+    if not name and not username and not avatar:
+        return None
+    return PersonProfile(display_name=name, screen_name=username, avatar_url=avatar)

@@ -1,0 +1,100 @@
+"""Raw webhook events: stored before anything is parsed, then routed and processed.
+
+These functions cross tenants on purpose (a POST is not yet anyone's until its page id is
+mapped), so they use the `all_tenants` managers; nothing here reads domain rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from inbox.models import Channel, WebhookEvent, WebhookEventStatus
+
+# Backoff between processing attempts: 5 s, 20 s, 80 s, ... capped at one hour.
+RETRY_BASE_SECONDS = 5
+RETRY_CAP_SECONDS = 3600
+# A "received" event older than this was never picked up (lost enqueue, crash): re-drive it.
+STALE_AFTER = timedelta(seconds=60)
+
+
+def retry_delay(attempts: int) -> float:
+    return float(min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 4 ** max(0, attempts - 1)))
+
+
+def webhook_event_record(*, kind: str, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+    """Durably store a verified POST exactly as received (one INSERT, committed on return)."""
+    return WebhookEvent.all_tenants.create(kind=kind, body=body, headers=dict(headers))
+
+
+def channels_for(*, kind: str, external_ids: Iterable[str]) -> dict[str, Channel]:
+    """Map platform ids (page id, X user id) to their channels, across tenants."""
+    ids = set(external_ids)
+    if not ids:
+        return {}
+    channels = Channel.all_tenants.select_related("organization").filter(
+        kind=kind, external_id__in=ids
+    )
+    return {channel.external_id: channel for channel in channels}
+
+
+def webhook_event_route(event: WebhookEvent, channels: Iterable[Channel]) -> None:
+    """Attach the event to its tenant when the whole batch belongs to one channel."""
+    found = list(channels)
+    if len(found) == 1:
+        event.channel = found[0]
+        event.organization_id = found[0].organization_id
+        event.save(update_fields=["channel", "organization"])
+
+
+def webhook_event_finish(
+    event: WebhookEvent, *, status: str, error: str = "", retry_at: datetime | None = None
+) -> None:
+    """Record the outcome of one processing attempt."""
+    event.status = status
+    event.error = error[:10_000]
+    event.attempts = F("attempts") + 1
+    event.next_attempt_at = retry_at
+    event.processed_at = timezone.now() if status == WebhookEventStatus.PROCESSED else None
+    event.save(update_fields=["status", "error", "attempts", "next_attempt_at", "processed_at"])
+    event.refresh_from_db(fields=["attempts"])
+
+
+def webhook_event_mark(event: WebhookEvent, *, status: str, error: str = "") -> None:
+    """Set a final status decided before processing (invalid body, no channel claims it)."""
+    event.status = status
+    event.error = error[:10_000]
+    event.save(update_fields=["status", "error"])
+
+
+def channel_touch(channel: Channel, at: datetime) -> None:
+    """Remember when the channel last heard from its platform (a watchdog reads it)."""
+    Channel.all_tenants.filter(pk=channel.pk).filter(
+        Q(last_event_at__isnull=True) | Q(last_event_at__lt=at)
+    ).update(last_event_at=at)
+
+
+def webhook_events_due(*, now: datetime, limit: int = 500) -> list[int]:
+    """Ids of failed events whose retry time has come, and received ones left stale."""
+    due: QuerySet[WebhookEvent] = WebhookEvent.all_tenants.filter(
+        Q(status=WebhookEventStatus.FAILED, next_attempt_at__lte=now)
+        | Q(status=WebhookEventStatus.RECEIVED, received_at__lte=now - STALE_AFTER)
+    )
+    return list(due.order_by("received_at").values_list("pk", flat=True)[:limit])
+
+
+def webhook_events_for_replay(
+    *, failed_only: bool, since: datetime | None, ids: Iterable[int] = ()
+) -> QuerySet[WebhookEvent]:
+    queryset = WebhookEvent.all_tenants.exclude(status=WebhookEventStatus.IGNORED)
+    wanted = list(ids)
+    if wanted:
+        queryset = WebhookEvent.all_tenants.filter(pk__in=wanted)
+    if failed_only:
+        queryset = queryset.filter(status=WebhookEventStatus.FAILED)
+    if since is not None:
+        queryset = queryset.filter(received_at__gte=since)
+    return queryset.order_by("received_at", "pk")

@@ -1,0 +1,105 @@
+"""Celery entry points of the inbox: deliver replies, fetch profiles, sweep what is due.
+
+Tasks take primitive ids, run inside the organization's tenant scope, are idempotent, and
+retry only what can succeed later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from connectors.base import OutboundRequest, PermanentDeliveryError, RetryableDeliveryError
+from connectors.registry import connector_for
+from inbox.models import Delivery, DeliveryStatus, MessageStatus
+from inbox.selectors.messages import delivery_context
+from inbox.services.delivery import (
+    MAX_ATTEMPTS,
+    deliveries_due,
+    delivery_claim,
+    delivery_finish,
+    delivery_retry_later,
+    message_mark_failed,
+    message_mark_sent,
+)
+from inbox.services.messages import reply_window
+from inbox.tenancy import tenant_scope
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="inbox.deliver_message", ignore_result=True, acks_late=True)
+def deliver_message(organization_id: int, delivery_id: int) -> str:
+    """One delivery attempt of one outbound message. Returns what happened (for logs/tests).
+
+    The claim makes concurrent or repeated tasks harmless: only one attempt runs at a time
+    and a message that left `queued` (sent, failed, or matched by its echo) is never re-sent.
+    """
+    with tenant_scope(organization_id):
+        delivery = delivery_claim(delivery_id=delivery_id, now=timezone.now())
+        if delivery is None:
+            return "skipped"
+        return _attempt(delivery)
+
+
+def _attempt(delivery: Delivery) -> str:
+    organization = delivery.organization
+    message = delivery.message
+    if message.status != MessageStatus.QUEUED:
+        delivery_finish(delivery, status=DeliveryStatus.DONE)
+        return "already-done"
+    context = delivery_context(organization=organization, message=message)
+    window = reply_window(context.conversation)
+    connector = connector_for(context.channel.kind)
+    try:
+        if not window.can_send:
+            raise PermanentDeliveryError(
+                "window_closed", "The reply window closed before the message could be sent."
+            )
+        result = connector.send(
+            OutboundRequest(
+                message_id=message.pk,
+                channel_external_id=context.channel.external_id,
+                credentials=context.channel.credentials or {},
+                recipient_id=context.recipient_id,
+                text=message.text,
+                visibility="public" if message.visibility == "public" else "private",
+                window=window.state,
+                in_reply_to=context.in_reply_to,
+            )
+        )
+    except RetryableDeliveryError as exc:
+        if delivery.attempts >= MAX_ATTEMPTS:
+            message_mark_failed(
+                organization=organization,
+                message=message,
+                code=exc.code,
+                reason=f"{exc.reason} (gave up after {delivery.attempts} attempts)",
+            )
+            delivery_finish(delivery, status=DeliveryStatus.FAILED, error=str(exc))
+            return "gave-up"
+        delay = delivery_retry_later(delivery, error=str(exc), retry_after=exc.retry_after)
+        logger.info("delivery %s: %s; retry in %.1fs", delivery.pk, exc, delay)
+        return "retry"
+    except PermanentDeliveryError as exc:
+        message_mark_failed(
+            organization=organization, message=message, code=exc.code, reason=exc.reason
+        )
+        delivery_finish(delivery, status=DeliveryStatus.FAILED, error=str(exc))
+        return "failed"
+    message_mark_sent(
+        organization=organization, message=message, external_id=result.external_id, sent_at=None
+    )
+    delivery_finish(delivery, status=DeliveryStatus.DONE)
+    return "sent"
+
+
+@shared_task(name="inbox.sweep_deliveries", ignore_result=True)
+def sweep_deliveries() -> int:
+    """Run deliveries whose retry time has come or whose task was lost."""
+    due = deliveries_due(now=timezone.now())
+    for organization_id, delivery_id in due:
+        deliver_message(organization_id, delivery_id)
+    return len(due)

@@ -1,0 +1,31 @@
+"""Customer-supplied strings made storable.
+
+Platforms deliver whatever JSON escapes allow, including NUL characters and lone UTF-16
+surrogates, which PostgreSQL text and jsonb reject. Storing must never fail on them (a failed
+insert would retry forever), so they are replaced, visibly, with U+FFFD.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REPLACEMENT = "\ufffd"
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    return _UNSTORABLE.sub(REPLACEMENT, value)
+
+
+def clean_json(value: Any) -> Any:
+    """The same, through every string (keys included) of a JSON-like structure."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    return value
