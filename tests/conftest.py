@@ -4,13 +4,14 @@ fails when the service is missing instead of skipping."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from inbox.api.tokens import token_for
 from inbox.events import Event
 from inbox.models import Membership, Role
@@ -87,3 +88,12 @@ def other_org(db: Any) -> Any:
 def _fast_password_hashing(settings: Any) -> None:
     """Tests create many users; the production hasher is deliberately slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _celery_runs_inline() -> Iterator[None]:
+    """Tests run tasks in-process even when REDIS_URL is set; the worker tests opt out."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

@@ -297,8 +297,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset", action="store_true", help="Delete existing bench-* organizations first."
         )
-        parser.add_argument("--batch-size", type=int, default=5000)
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        parser.add_argument("--batch-size", type=int, default=5000, help="bulk_create only")
 
     def handle(self, *args: Any, **options: Any) -> None:
         orgs: int = options["orgs"]
@@ -308,7 +307,7 @@ class Command(BaseCommand):
             raise CommandError("--orgs and --conversations must be at least 1.")
         if messages < conversations:
             raise CommandError("--messages must be at least --conversations (one per thread).")
-        using: str = options["database"]
+        using = DEFAULT_DB_ALIAS
         self.rng = random.Random(options["seed"])
         self.writer = _Writer(using, options["batch_size"])
         self.now = timezone.now()

@@ -1,0 +1,223 @@
+"""Replies go out through the outbox task: retried on 429/5xx, failed at once on permanent
+errors, never sent twice. HTTP goes to a real local fake of the platforms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from connectors.fake_platform import FakePlatform
+from inbox.models import (
+    Channel,
+    Conversation,
+    Delivery,
+    DeliveryStatus,
+    Membership,
+    Message,
+    MessageStatus,
+)
+from inbox.services.delivery import MAX_ATTEMPTS
+from inbox.tasks import deliver_message, sweep_deliveries
+from tests.conftest import api_client
+from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake(settings: Any) -> Iterator[FakePlatform]:
+    with FakePlatform() as platform:
+        settings.META_GRAPH_URL = platform.graph_url
+        settings.TWITTER_API_URL = platform.url
+        yield platform
+
+
+@pytest.fixture
+def conversation(agent: Membership) -> Conversation:
+    page: Channel = ChannelFactory(
+        organization=agent.organization,
+        kind="messenger",
+        external_id="104857600123456",
+        credentials={"page_access_token": "EAA-page-token"},
+    )
+    identity = IdentityFactory(
+        customer__organization=agent.organization, channel=page, platform_user_id="psid-42"
+    )
+    conv: Conversation = ConversationFactory(
+        customer=identity.customer,
+        channel=page,
+        last_inbound_at=timezone.now() - timedelta(minutes=3),
+    )
+    return conv
+
+
+def _reply(agent: Membership, conversation: Conversation, text: str, capture: Any) -> Message:
+    url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/messages/"
+    with capture(execute=True):
+        response = api_client(agent).post(url, {"text": text}, format="json")
+    assert response.status_code == 201, response.json()
+    return Message.all_tenants.get(pk=response.json()["id"])
+
+
+def _make_due() -> None:
+    Delivery.all_tenants.filter(status=DeliveryStatus.PENDING).update(
+        next_attempt_at=timezone.now()
+    )
+
+
+def test_a_reply_is_sent_with_our_id_in_the_metadata(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    message = _reply(agent, conversation, "On it!", django_capture_on_commit_callbacks)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert message.external_id is not None
+    assert message.external_id.startswith("m_")
+    [sent] = fake.sends()
+    assert sent.path == "/v25.0/104857600123456/messages"
+    assert sent.headers["authorization"] == "Bearer EAA-page-token"
+    assert sent.json == {
+        "recipient": {"id": "psid-42"},
+        "messaging_type": "RESPONSE",
+        "message": {"text": "On it!", "metadata": f"parley:out:{message.pk}"},
+    }
+    assert Delivery.all_tenants.get(message=message).status == DeliveryStatus.DONE
+
+
+def test_server_errors_retry_with_backoff_and_send_once(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake.fail_next(2, status=500)
+    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    delivery = Delivery.all_tenants.get(message=message)
+    first_wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    assert 0 < first_wait < 4, "the first retry comes within seconds"
+    assert sweep_deliveries() == 0, "not due yet"
+    _make_due()
+    assert sweep_deliveries() == 1
+    _make_due()
+    assert sweep_deliveries() == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert len(fake.sends()) == 3
+    assert [r.status for r in fake.sends()] == [500, 500, 200]
+    _make_due()
+    assert sweep_deliveries() == 0
+    assert deliver_message(agent.organization_id, delivery.pk) == "skipped"
+    assert len(fake.sends()) == 3
+
+
+def test_rate_limit_waits_at_least_retry_after(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake.fail_next(1, status=429, retry_after=30)
+    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    delivery = Delivery.all_tenants.get(message=message)
+    assert (delivery.next_attempt_at - timezone.now()).total_seconds() >= 29
+
+
+@pytest.mark.parametrize(
+    ("meta_code", "subcode", "expected"),
+    [(551, None, "551"), (10, 2018278, "10/2018278"), (190, None, "190"), (1, 99, "1/99")],
+)
+def test_permanent_errors_fail_at_once_with_a_readable_reason(  # noqa: PLR0917  # fixtures
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+    meta_code: int,
+    subcode: int | None,
+    expected: str,
+) -> None:
+    fake.fail_next(1, status=400, meta_code=meta_code, meta_subcode=subcode)
+    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert message.failure_code == expected
+    assert message.failure_reason
+    assert len(fake.sends()) == 1
+    assert Delivery.all_tenants.get(message=message).status == DeliveryStatus.FAILED
+
+
+def test_gives_up_after_the_last_attempt(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake.fail_next(MAX_ATTEMPTS, status=503)
+    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    for _ in range(MAX_ATTEMPTS - 1):
+        _make_due()
+        sweep_deliveries()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert "gave up" in message.failure_reason
+    assert len(fake.sends()) == MAX_ATTEMPTS
+
+
+def test_a_window_that_closed_while_queued_fails_without_a_call(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake.fail_next(1, status=500)
+    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    Conversation.all_tenants.filter(pk=conversation.pk).update(
+        last_inbound_at=timezone.now() - timedelta(days=2)
+    )
+    _make_due()
+    sweep_deliveries()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert message.failure_code == "window_closed"
+    assert len(fake.sends()) == 1
+
+
+def test_human_agent_tag_between_one_and_seven_days(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    Channel.all_tenants.filter(pk=conversation.channel_id).update(
+        settings={"human_agent_approved": True}
+    )
+    Conversation.all_tenants.filter(pk=conversation.pk).update(
+        last_inbound_at=timezone.now() - timedelta(days=3)
+    )
+    _reply(agent, conversation, "Following up", django_capture_on_commit_callbacks)
+    [sent] = fake.sends()
+    assert sent.json["messaging_type"] == "MESSAGE_TAG"
+    assert sent.json["tag"] == "HUMAN_AGENT"
+
+
+def test_two_workers_never_send_the_same_message(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake.fail_next(1, status=500)
+    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    delivery = Delivery.all_tenants.get(message=message)
+    _make_due()
+    results = [deliver_message(agent.organization_id, delivery.pk) for _ in range(3)]
+    assert results == ["sent", "skipped", "skipped"]
+    assert len(fake.sends()) == 2
