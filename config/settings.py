@@ -233,4 +233,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # One line per finished task (sweeps run every few seconds) is noise, not information.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }

@@ -34,6 +34,8 @@ class EmbeddedTimer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        # Task modules are found lazily by the worker; the web process must import them here.
+        current_app.loader.import_default_modules()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="parley-timer", daemon=True)
             self._thread.start()
