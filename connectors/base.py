@@ -223,6 +223,11 @@ class Connector(Protocol):
         """Deliver one message. Raises RetryableDeliveryError or PermanentDeliveryError."""
         ...
 
+    def move_to_dm_link(self, *, channel_external_id: str, text: str = "") -> str | None:
+        """A link that opens a private conversation with the brand, for a public reply; None
+        where the platform has no public side."""
+        ...
+
     def fetch_profile(
         self, credentials: Mapping[str, Any], platform_user_id: str
     ) -> PersonProfile | None:

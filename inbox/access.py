@@ -14,6 +14,7 @@ from inbox.models import (
     Conversation,
     Customer,
     Membership,
+    Message,
     Organization,
     Role,
     User,
@@ -103,3 +104,13 @@ def member_get(*, organization: Organization, user_id: Any) -> Membership:
     if membership is None:
         raise NotFoundError()
     return membership
+
+
+@scoped
+def message_get(*, organization: Organization, conversation: Conversation, pk: Any) -> Message:
+    message = Message.objects.filter(
+        organization=organization, conversation=conversation, pk=_pk(pk)
+    ).first()
+    if message is None:
+        raise NotFoundError()
+    return message

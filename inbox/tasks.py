@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from connectors.base import OutboundRequest, PermanentDeliveryError, RetryableDeliveryError
 from connectors.registry import connector_for
-from inbox.models import Delivery, DeliveryStatus, MessageStatus
+from inbox.models import CustomerIdentity, Delivery, DeliveryStatus, MessageStatus
 from inbox.selectors.messages import delivery_context
+from inbox.services.customers import Profile, customer_identify
 from inbox.services.delivery import (
     MAX_ATTEMPTS,
     deliveries_due,
@@ -26,6 +27,7 @@ from inbox.services.delivery import (
 )
 from inbox.services.messages import reply_window
 from inbox.tenancy import tenant_scope
+from inbox.untrusted import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +105,36 @@ def sweep_deliveries() -> int:
     for organization_id, delivery_id in due:
         deliver_message(organization_id, delivery_id)
     return len(due)
+
+
+@shared_task(name="inbox.fetch_customer_profile", ignore_result=True)
+def fetch_customer_profile(organization_id: int, identity_id: int) -> bool:
+    """Fill a new customer's name and picture from the platform. Best effort: any failure
+    leaves the customer as they are (Meta has no profile for some accounts)."""
+    with tenant_scope(organization_id):
+        identity = (
+            CustomerIdentity.objects.select_related("channel", "customer")
+            .filter(organization_id=organization_id, pk=identity_id)
+            .first()
+        )
+        if identity is None:
+            return False
+        channel = identity.channel
+        found = connector_for(channel.kind).fetch_profile(
+            channel.credentials or {}, identity.platform_user_id
+        )
+        if found is None:
+            return False
+        customer_identify(
+            organization=channel.organization,
+            channel=channel,
+            platform_user_id=identity.platform_user_id,
+            profile=Profile(
+                display_name=clean_text(found.display_name)[:200],
+                screen_name=clean_text(found.screen_name)[:100],
+                avatar_url=found.avatar_url
+                if found.avatar_url.startswith(("https://", "http://"))
+                else "",
+            ),
+        )
+        return True

@@ -97,3 +97,11 @@ def _celery_runs_inline() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _no_real_platforms(settings: Any) -> None:
+    """Tests talk only to loopback: unless a test points them at a fake, platform calls go to
+    a closed local port and fail at once."""
+    settings.META_GRAPH_URL = "http://127.0.0.1:9/v25.0"
+    settings.TWITTER_API_URL = "http://127.0.0.1:9"

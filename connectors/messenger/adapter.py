@@ -103,6 +103,9 @@ class MessengerConnector:
     def send(self, request: OutboundRequest) -> SendResult:
         return client.send(request)
 
+    def move_to_dm_link(self, *, channel_external_id: str, text: str = "") -> str | None:
+        return None  # Messenger threads are private already
+
     def fetch_profile(
         self, credentials: Mapping[str, Any], platform_user_id: str
     ) -> PersonProfile | None:

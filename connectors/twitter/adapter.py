@@ -116,6 +116,9 @@ class TwitterConnector:
     def send(self, request: OutboundRequest) -> SendResult:
         return client.send(request)
 
+    def move_to_dm_link(self, *, channel_external_id: str, text: str = "") -> str | None:
+        return client.dm_deep_link(channel_external_id, text)
+
     def fetch_profile(
         self, credentials: Mapping[str, Any], platform_user_id: str
     ) -> PersonProfile | None:

@@ -208,6 +208,11 @@ class MessageCreateSerializer(serializers.Serializer[Any]):
     idempotency_key = serializers.CharField(max_length=255, required=False, allow_null=True)
 
 
+class MoveToDMSerializer(serializers.Serializer[Any]):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=280)
+    idempotency_key = serializers.CharField(max_length=255, required=False, allow_null=True)
+
+
 class CustomerUpdateSerializer(serializers.Serializer[Any]):
     display_name = serializers.CharField(max_length=200, required=False)
     notes = serializers.CharField(allow_blank=True, required=False, trim_whitespace=False)

@@ -23,9 +23,19 @@ tenant_patterns = [
         name="conversation-detail",
     ),
     path(
+        "conversations/<str:pk>/move-to-dm/",
+        views.ConversationViewSet.as_view({"post": "move_to_dm"}),
+        name="conversation-move-to-dm",
+    ),
+    path(
         "conversations/<str:conversation_pk>/messages/",
         views.MessageViewSet.as_view(LIST),
         name="message-list",
+    ),
+    path(
+        "conversations/<str:conversation_pk>/messages/<str:pk>/retry/",
+        views.MessageViewSet.as_view({"post": "retry"}),
+        name="message-retry",
     ),
     path("customers/", views.CustomerViewSet.as_view({"get": "list"}), name="customer-list"),
     path(

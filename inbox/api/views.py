@@ -31,7 +31,8 @@ from inbox.selectors.messages import message_list
 from inbox.services.channels import channel_create, channel_update
 from inbox.services.conversations import UNSET, conversation_update
 from inbox.services.customers import customer_update
-from inbox.services.messages import message_send, note_add
+from inbox.services.delivery import message_retry
+from inbox.services.messages import conversation_move_to_dm, message_send, note_add
 from inbox.services.organizations import member_create, member_remove, member_set_role
 
 
@@ -181,6 +182,20 @@ class ConversationViewSet(TenantViewSet):
     def update(self, request: Request, slug: str, pk: str) -> Response:
         return self.partial_update(request, slug, pk)
 
+    @extend_schema(request=s.MoveToDMSerializer, responses={201: s.MessageSerializer})
+    def move_to_dm(self, request: Request, slug: str, pk: str) -> Response:
+        """Reply publicly with a link that opens a DM, and make the thread private from now on."""
+        conversation = access.conversation_get(organization=self.organization, pk=pk)
+        data = _valid(s.MoveToDMSerializer, request.data)
+        message, _ = conversation_move_to_dm(
+            organization=self.organization,
+            actor=self.membership,
+            conversation=conversation,
+            text=data.get("text") or "",
+            idempotency_key=data.get("idempotency_key") or None,
+        )
+        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
 
 class MessageViewSet(TenantViewSet):
     pagination = KeysetPagination(("sent_at", "id"))
@@ -221,6 +236,16 @@ class MessageViewSet(TenantViewSet):
             )
         # A replayed idempotency key answers exactly like the first request did.
         return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.MessageSerializer)
+    def retry(self, request: Request, slug: str, conversation_pk: str, pk: str) -> Response:
+        """Queue a failed reply again."""
+        conversation = access.conversation_get(organization=self.organization, pk=conversation_pk)
+        message = access.message_get(
+            organization=self.organization, conversation=conversation, pk=pk
+        )
+        message = message_retry(organization=self.organization, message=message)
+        return Response(s.MessageSerializer(message).data)
 
 
 class CustomerViewSet(TenantViewSet):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,8 @@ from django.db import IntegrityError, transaction
 from inbox.errors import InvalidError
 from inbox.models import Channel, Customer, CustomerIdentity, Organization
 from inbox.tenancy import scoped
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,22 @@ def _refresh_profile(identity: CustomerIdentity, profile: Profile) -> None:
         customer_fields.append("avatar_url")
     if customer_fields:
         customer.save(update_fields=[*customer_fields, "updated_at"])
+
+
+def profile_fetch_later(*, organization: Organization, identity: CustomerIdentity) -> None:
+    """Ask the platform who this new person is, after commit, off the request path: a slow or
+    failing profile API never delays or blocks the message."""
+    identity_id, organization_id = identity.pk, organization.pk
+
+    def enqueue() -> None:
+        from inbox.tasks import fetch_customer_profile  # noqa: PLC0415  # tasks import services
+
+        try:
+            fetch_customer_profile.delay(organization_id, identity_id)
+        except Exception:
+            logger.exception("could not enqueue the profile fetch of identity %s", identity_id)
+
+    transaction.on_commit(enqueue)
 
 
 @scoped

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from inbox import events
+from inbox.errors import ConflictError
 from inbox.models import (
     Channel,
     CustomerIdentity,
@@ -93,15 +94,26 @@ def message_mark_failed(
 
 @scoped
 @transaction.atomic
-def message_requeue(*, organization: Organization, message: Message) -> Message:
-    """Retry a failed message (the agent pressed retry): back to queued, reason cleared."""
+def message_retry(*, organization: Organization, message: Message) -> Message:
+    """The agent pressed retry on a failed reply: queue it again with a fresh outbox record.
+
+    Raises ConflictError unless the message is a failed outbound reply. The reply window is
+    checked again when the task runs (a closed window fails it with a readable reason).
+    """
     locked = Message.objects.select_for_update().get(organization=organization, pk=message.pk)
-    if locked.status == MessageStatus.FAILED:
-        locked.status = MessageStatus.QUEUED
-        locked.failure_code = ""
-        locked.failure_reason = ""
-        locked.save(update_fields=["status", "failure_code", "failure_reason"])
-        _publish(locked, ["status"])
+    if (
+        locked.status != MessageStatus.FAILED
+        or locked.kind != MessageKind.MESSAGE
+        or locked.direction != MessageDirection.OUTBOUND
+    ):
+        raise ConflictError("Only a failed reply can be retried.")
+    locked.status = MessageStatus.QUEUED
+    locked.failure_code = ""
+    locked.failure_reason = ""
+    locked.save(update_fields=["status", "failure_code", "failure_reason"])
+    Delivery.objects.filter(organization=organization, message=locked).delete()
+    delivery_create(organization=organization, message=locked)
+    _publish(locked, ["status"])
     return locked
 
 

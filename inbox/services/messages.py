@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,11 +28,12 @@ from inbox.models import (
     Visibility,
 )
 from inbox.services.conversations import conversation_for_inbound, record_referral
-from inbox.services.customers import Profile, customer_identify
+from inbox.services.customers import Profile, customer_identify, profile_fetch_later
 from inbox.services.delivery import delivery_create
 from inbox.tenancy import scoped
 
 PREVIEW_LENGTH = 280
+LINK_WEIGHT = 23  # a link in a public post counts as 23 characters (t.co)
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,14 @@ def message_receive(
         duplicate = _existing(organization, channel, external_id)
         if duplicate is not None:
             return Received(duplicate, duplicate.conversation, created=False)
-    identity, _ = customer_identify(
+    identity, new_person = customer_identify(
         organization=organization,
         channel=channel,
         platform_user_id=platform_user_id,
         profile=profile,
     )
+    if new_person and not identity.customer.display_name:
+        profile_fetch_later(organization=organization, identity=identity)
     conversation, _ = conversation_for_inbound(
         organization=organization, customer=identity.customer, channel=channel, at=sent_at
     )
@@ -163,10 +167,15 @@ def _by_idempotency_key(
     return earlier
 
 
-def _check_text(text: str, limit: int) -> str:
+_URL = re.compile(r"https?://\S+")
+
+
+def _check_text(text: str, limit: int, *, public: bool = False) -> str:
     if not text.strip():
         raise InvalidError("The message is empty.", field_errors={"text": ["Required."]})
-    if len(text) > limit:
+    # Public posts count every link as a shortened one, whatever its real length.
+    length = len(_URL.sub("x" * LINK_WEIGHT, text)) if public else len(text)
+    if length > limit:
         raise InvalidError(
             f"The message is longer than {limit} characters.",
             field_errors={"text": [f"At most {limit} characters."]},
@@ -226,7 +235,7 @@ def message_send(
             "This channel has no public replies.",
             field_errors={"visibility": ["Only private on this channel."]},
         )
-    _check_text(text, connector.max_text_length(public=public))
+    _check_text(text, connector.max_text_length(public=public), public=public)
     now = timezone.now()
     window = reply_window(conversation, now=now)
     if not window.can_send:
@@ -445,3 +454,48 @@ def _conversation_for_brand_message(
         )
         .first()
     )
+
+
+MOVE_TO_DM_TEXT = "Let's continue in a private message, so we can look at your details:"
+
+
+@scoped
+@transaction.atomic
+def conversation_move_to_dm(
+    *,
+    organization: Organization,
+    actor: Membership,
+    conversation: Conversation,
+    text: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[Message, bool]:
+    """Answer publicly with a link that opens a private conversation, and make private the
+    thread's default from now on (PROTOCOLS.md 2.9). Raises InvalidError where the channel
+    has no public side; the window and length rules of message_send apply."""
+    channel = conversation.channel
+    connector = connector_for(channel.kind)
+    link = connector.move_to_dm_link(channel_external_id=channel.external_id)
+    if link is None:
+        raise InvalidError(
+            "This channel is private already.",
+            field_errors={"conversation": ["Move to DM needs a channel with public posts."]},
+        )
+    intro = (text or MOVE_TO_DM_TEXT).strip()
+    limit = connector.max_text_length(public=True) - LINK_WEIGHT - 1
+    if len(intro) > limit:
+        raise InvalidError(
+            f"The public part is longer than {limit} characters.",
+            field_errors={"text": [f"At most {limit} characters before the link."]},
+        )
+    message, created = message_send(
+        organization=organization,
+        actor=actor,
+        conversation=conversation,
+        text=f"{intro} {link}",
+        visibility=Visibility.PUBLIC,
+        idempotency_key=idempotency_key,
+    )
+    Conversation.objects.filter(organization=organization, pk=conversation.pk).update(
+        default_visibility=Visibility.PRIVATE
+    )
+    return message, created

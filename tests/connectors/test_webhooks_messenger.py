@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from connectors import ingest
+from connectors.fake_platform import FakePlatform
 from connectors.messenger.fixtures import load
 from connectors.tasks import sweep_webhook_events
 from inbox.models import (
@@ -270,3 +271,26 @@ def test_the_sweep_re_drives_due_failures(
     assert WebhookEvent.all_tenants.get().status == WebhookEventStatus.PROCESSED
     assert Message.all_tenants.count() == 1
     assert Organization.objects.count() == 1
+
+
+def test_a_new_customer_gets_their_profile_after_the_message(
+    client: Client, page: Channel, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with FakePlatform() as fake:
+        settings.META_GRAPH_URL = fake.graph_url
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post_webhook(client, "messenger", load("text_message")).status_code == 200
+        [lookup] = [r for r in fake.requests if r.method == "GET"]
+        assert lookup.path == "/v25.0/6022448899123456"
+    customer = Customer.all_tenants.get()
+    assert customer.display_name == "Fake Customer 3456"
+    assert customer.avatar_url.endswith("/avatars/6022448899123456.png")
+
+
+def test_a_failing_profile_lookup_never_blocks_the_message(
+    client: Client, page: Channel, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_webhook(client, "messenger", load("text_message")).status_code == 200
+    assert Message.all_tenants.count() == 1
+    assert Customer.all_tenants.get().display_name == ""

@@ -23,7 +23,7 @@ from inbox.models import (
 from inbox.services.delivery import MAX_ATTEMPTS
 from inbox.tasks import deliver_message, sweep_deliveries
 from tests.conftest import api_client
-from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory
+from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +221,66 @@ def test_two_workers_never_send_the_same_message(
     results = [deliver_message(agent.organization_id, delivery.pk) for _ in range(3)]
     assert results == ["sent", "skipped", "skipped"]
     assert len(fake.sends()) == 2
+
+
+def test_a_failed_reply_can_be_retried_by_the_agent(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake.fail_next(1, status=400, meta_code=551)
+    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    url = (
+        f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}"
+        f"/messages/{message.pk}/retry/"
+    )
+    client = api_client(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url)
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert message.failure_code == ""
+    assert len(fake.sends()) == 2
+    again = client.post(url)
+    assert again.status_code == 409, "only a failed reply can be retried"
+
+
+def test_move_to_dm_replies_publicly_with_the_dm_link_then_goes_private(
+    agent: Membership, fake: FakePlatform, django_capture_on_commit_callbacks: Any
+) -> None:
+    brand = ChannelFactory(
+        organization=agent.organization, kind="twitter", external_id="1290000000000000001"
+    )
+    identity = IdentityFactory(
+        customer__organization=agent.organization, channel=brand, platform_user_id="987654321"
+    )
+    conv = ConversationFactory(customer=identity.customer, channel=brand)
+    tweet = MessageFactory(
+        conversation=conv, visibility="public", external_id="1876500000000000555"
+    )
+    Conversation.all_tenants.filter(pk=conv.pk).update(default_visibility="public")
+    base = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conv.pk}"
+    client = api_client(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = client.post(f"{base}/move-to-dm/", {"text": "Sorry! DM us please:"}, format="json")
+    assert moved.status_code == 201, moved.json()
+    assert moved.json()["visibility"] == "public"
+    [public] = fake.sends()
+    assert public.path == "/2/tweets"
+    assert public.json["reply"] == {"in_reply_to_tweet_id": tweet.external_id}
+    assert public.json["text"].startswith("Sorry! DM us please: https://twitter.com/messages/")
+    assert "recipient_id=1290000000000000001" in public.json["text"]
+    with django_capture_on_commit_callbacks(execute=True):
+        private = client.post(f"{base}/messages/", {"text": "Order number?"}, format="json")
+    assert private.json()["visibility"] == "private"
+    assert fake.sends()[-1].path == "/2/dm_conversations/with/987654321/messages"
+
+
+def test_move_to_dm_is_refused_on_messenger(agent: Membership, conversation: Conversation) -> None:
+    url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/move-to-dm/"
+    response = api_client(agent).post(url, {}, format="json")
+    assert response.status_code == 400

@@ -79,7 +79,9 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "channel-detail": {"pk": "channel"},
     "conversation-list": {},
     "conversation-detail": {"pk": "conversation"},
+    "conversation-move-to-dm": {"pk": "conversation"},
     "message-list": {"conversation_pk": "conversation"},
+    "message-retry": {"conversation_pk": "conversation", "pk": "message"},
     "customer-list": {},
     "customer-detail": {"pk": "customer"},
     "member-list": {},
@@ -100,6 +102,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "channel-detail": {"name": "renamed"},
     "conversation-detail": {"status": "pending"},
     "message-list": {"text": "hello", "kind": "note"},
+    "conversation-move-to-dm": {},
     "customer-detail": {"display_name": "renamed"},
     "member-list": {
         "email": "new@example.com",
