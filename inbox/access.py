@@ -65,15 +65,24 @@ def require_role(membership: Membership, role: Role | str) -> None:
         raise ForbiddenError(f"This action needs the {role} role.")
 
 
+def can_see_conversation(viewer: Membership, conversation: Conversation) -> bool:
+    """Agents see conversations assigned to them or to nobody; supervisors and admins see all.
+    (A visible conversation shows its customer's whole history, whoever handled it.)"""
+    return viewer.has_role(Role.SUPERVISOR) or conversation.assignee_id in (None, viewer.user_id)
+
+
 @scoped
 def conversation_get(
-    *, organization: Organization, pk: Any, for_update: bool = False
+    *, organization: Organization, pk: Any, viewer: Membership | None, for_update: bool = False
 ) -> Conversation:
+    """The conversation, if `viewer` may see it (None: a system caller such as a task)."""
     queryset = Conversation.objects.select_related("customer", "channel", "assignee")
     if for_update:
         queryset = queryset.select_for_update(of=("self",))
     conversation = queryset.filter(organization=organization, pk=_pk(pk)).first()
-    if conversation is None:
+    if conversation is None or (
+        viewer is not None and not can_see_conversation(viewer, conversation)
+    ):
         raise NotFoundError()
     return conversation
 

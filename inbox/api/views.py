@@ -161,12 +161,16 @@ class ConversationViewSet(TenantViewSet):
 
     @extend_schema(responses=s.ConversationSerializer)
     def retrieve(self, request: Request, slug: str, pk: str) -> Response:
-        conversation = access.conversation_get(organization=self.organization, pk=pk)
+        conversation = access.conversation_get(
+            organization=self.organization, pk=pk, viewer=self.membership
+        )
         return Response(s.ConversationSerializer(conversation).data)
 
     @extend_schema(request=s.ConversationUpdateSerializer, responses=s.ConversationSerializer)
     def partial_update(self, request: Request, slug: str, pk: str) -> Response:
-        conversation = access.conversation_get(organization=self.organization, pk=pk)
+        conversation = access.conversation_get(
+            organization=self.organization, pk=pk, viewer=self.membership
+        )
         data = _valid(s.ConversationUpdateSerializer, request.data, partial=True)
         conversation = conversation_update(
             organization=self.organization,
@@ -185,7 +189,9 @@ class ConversationViewSet(TenantViewSet):
     @extend_schema(request=s.MoveToDMSerializer, responses={201: s.MessageSerializer})
     def move_to_dm(self, request: Request, slug: str, pk: str) -> Response:
         """Reply publicly with a link that opens a DM, and make the thread private from now on."""
-        conversation = access.conversation_get(organization=self.organization, pk=pk)
+        conversation = access.conversation_get(
+            organization=self.organization, pk=pk, viewer=self.membership
+        )
         data = _valid(s.MoveToDMSerializer, request.data)
         message, _ = conversation_move_to_dm(
             organization=self.organization,
@@ -205,7 +211,9 @@ class MessageViewSet(TenantViewSet):
         responses=s.MessageSerializer(many=True),
     )
     def list(self, request: Request, slug: str, conversation_pk: str) -> Response:
-        conversation = access.conversation_get(organization=self.organization, pk=conversation_pk)
+        conversation = access.conversation_get(
+            organization=self.organization, pk=conversation_pk, viewer=self.membership
+        )
         queryset = message_list(organization=self.organization, conversation=conversation)
         rows, nxt, prev = self.pagination.paginate(queryset, request)
         return self.pagination.response(
@@ -214,7 +222,9 @@ class MessageViewSet(TenantViewSet):
 
     @extend_schema(request=s.MessageCreateSerializer, responses={201: s.MessageSerializer})
     def create(self, request: Request, slug: str, conversation_pk: str) -> Response:
-        conversation = access.conversation_get(organization=self.organization, pk=conversation_pk)
+        conversation = access.conversation_get(
+            organization=self.organization, pk=conversation_pk, viewer=self.membership
+        )
         data = _valid(s.MessageCreateSerializer, request.data)
         key = data.get("idempotency_key") or None
         if data["kind"] == MessageKind.NOTE:
@@ -240,7 +250,9 @@ class MessageViewSet(TenantViewSet):
     @extend_schema(request=None, responses=s.MessageSerializer)
     def retry(self, request: Request, slug: str, conversation_pk: str, pk: str) -> Response:
         """Queue a failed reply again."""
-        conversation = access.conversation_get(organization=self.organization, pk=conversation_pk)
+        conversation = access.conversation_get(
+            organization=self.organization, pk=conversation_pk, viewer=self.membership
+        )
         message = access.message_get(
             organization=self.organization, conversation=conversation, pk=pk
         )

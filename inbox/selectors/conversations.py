@@ -46,6 +46,7 @@ def conversation_list(
     elif isinstance(filters.assignee, int):
         queryset = queryset.filter(assignee_id=filters.assignee)
     if not viewer.has_role(Role.SUPERVISOR) and filters.assignee not in ("me", "unassigned"):
+        # Mirrors access.can_see_conversation: agents see theirs and the unassigned queue.
         queryset = queryset.filter(Q(assignee_id=viewer.user_id) | Q(assignee__isnull=True))
     if filters.channel_id is not None:
         queryset = queryset.filter(channel_id=filters.channel_id)
