@@ -8,12 +8,24 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from channels.routing import ProtocolTypeRouter
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
 from config.timer import with_embedded_timer  # noqa: E402
+from inbox.routing import websocket_urlpatterns  # noqa: E402
 
-application = with_embedded_timer(ProtocolTypeRouter({"http": django_asgi_app}))
+application = with_embedded_timer(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
+)

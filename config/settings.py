@@ -141,12 +141,14 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL: str = env.str("REDIS_URL", default="")
+# Namespace of realtime keys and channel-layer groups in Redis (tests give each run its own).
+REALTIME_PREFIX = "parley"
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REALTIME_PREFIX},
         }
     }
     CACHES = {

@@ -42,7 +42,7 @@ def membership_for(*, user: User | Any, organization_slug: str) -> Membership:
     if not getattr(user, "is_authenticated", False):
         raise NotFoundError()
     membership = (
-        Membership.all_tenants.select_related("organization")
+        Membership.all_tenants.select_related("organization", "user")
         .filter(user_id=user.pk, organization__slug=organization_slug)
         .first()
     )

@@ -1,6 +1,9 @@
-"""Domain events: their names, their payloads, and the after-commit publishing path.
+"""Domain events: their names, their payloads, their audience, and the after-commit path.
 
 Only services call `emit`. Payloads are small and carry ids; clients fetch what they need.
+`assignees` is the audience: the conversation's assignee (None = the unassigned queue) and,
+when it just changed, the previous one, so a conversation leaving someone's list tells them.
+Supervisors and admins receive every event of their organization.
 """
 
 from __future__ import annotations
@@ -29,11 +32,20 @@ class Event:
     organization_id: int
     conversation_id: int | None
     payload: dict[str, Any] = field(default_factory=dict)
+    assignees: tuple[int | None, ...] = ()
 
 
 def emit(event: Event) -> None:
     """Publish `event` once the current transaction commits (immediately outside one)."""
     transaction.on_commit(lambda: realtime.publish(event))
+
+
+def _audience(
+    conversation: Conversation, *, previous: int | None, handed_over: bool = False
+) -> tuple[int | None, ...]:
+    """The current assignee's audience, plus the previous one's on a hand-over."""
+    current = conversation.assignee_id
+    return (current, previous) if handed_over and previous != current else (current,)
 
 
 def message_created(message: Message) -> Event:
@@ -48,6 +60,7 @@ def message_created(message: Message) -> Event:
             "kind": message.kind,
             "status": message.status,
         },
+        assignees=_audience(message.conversation, previous=None),
     )
 
 
@@ -62,6 +75,7 @@ def message_updated(message: Message, changed: list[str]) -> Event:
             "status": message.status,
             "changed": changed,
         },
+        assignees=_audience(message.conversation, previous=None),
     )
 
 
@@ -71,10 +85,13 @@ def conversation_created(conversation: Conversation) -> Event:
         organization_id=conversation.organization_id,
         conversation_id=conversation.pk,
         payload={"id": conversation.pk, "number": conversation.number},
+        assignees=_audience(conversation, previous=None),
     )
 
 
-def conversation_updated(conversation: Conversation, changed: list[str]) -> Event:
+def conversation_updated(
+    conversation: Conversation, changed: list[str], *, previous_assignee_id: int | None = None
+) -> Event:
     return Event(
         name="conversation.updated",
         organization_id=conversation.organization_id,
@@ -86,4 +103,7 @@ def conversation_updated(conversation: Conversation, changed: list[str]) -> Even
             "priority": conversation.priority,
             "changed": changed,
         },
+        assignees=_audience(
+            conversation, previous=previous_assignee_id, handed_over="assignee" in changed
+        ),
     )

@@ -78,6 +78,16 @@ def scoped(func: Callable[P, R]) -> Callable[P, R]:
         organization = kwargs.get("organization")
         if organization is None:
             raise TypeError(f"{func.__qualname__} needs organization= as a keyword argument")
+        organization_id = organization if isinstance(organization, int) else organization.pk  # type: ignore[attr-defined]  # an Organization
+        for name, value in kwargs.items():
+            # Saves, refreshes and foreign keys bypass the scoped manager: refuse any object of
+            # another tenant before the service touches it.
+            owner = getattr(value, "organization_id", None)
+            if isinstance(value, models.Model) and owner is not None and owner != organization_id:
+                raise TenantScopeError(
+                    f"{func.__qualname__}: {name} belongs to organization {owner}, "
+                    f"not {organization_id}"
+                )
         with tenant_scope(organization):  # type: ignore[arg-type]  # checked by the signature
             return func(*args, **kwargs)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from channels.layers import channel_layers
 from django.conf import settings
 from rest_framework.test import APIClient
 
@@ -15,6 +16,7 @@ from config.celery import app as celery_app
 from inbox.api.tokens import token_for
 from inbox.events import Event
 from inbox.models import Membership, Role
+from inbox.realtime import event_log
 from tests.factories import ChannelFactory, MembershipFactory, OrganizationFactory
 
 REQUIRE_SERVICES = os.environ.get("PARLEY_REQUIRE_SERVICES") == "1"
@@ -105,3 +107,23 @@ def _no_real_platforms(settings: Any) -> None:
     a closed local port and fail at once."""
     settings.META_GRAPH_URL = "http://127.0.0.1:9/v25.0"
     settings.TWITTER_API_URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_realtime_namespace(worker_id: str) -> Iterator[None]:
+    """Parallel test processes share one Redis: give each its own keys and groups."""
+    prefix = f"parley-test-{worker_id}-{os.getpid()}"
+    previous_prefix = settings.REALTIME_PREFIX
+    previous_layers = settings.CHANNEL_LAYERS
+    settings.REALTIME_PREFIX = prefix
+    layer: dict[str, Any] = dict(settings.CHANNEL_LAYERS["default"])
+    if "CONFIG" in layer:
+        layer["CONFIG"] = {**layer["CONFIG"], "prefix": prefix}
+        settings.CHANNEL_LAYERS = {"default": layer}
+    channel_layers.backends = {}
+    event_log.cache_clear()
+    yield
+    settings.REALTIME_PREFIX = previous_prefix
+    settings.CHANNEL_LAYERS = previous_layers
+    channel_layers.backends = {}
+    event_log.cache_clear()

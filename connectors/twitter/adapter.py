@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,9 @@ def _signature_matches(body: bytes, header: str | None, secret: str) -> bool:
     # Compare bytes: compare_digest refuses non-ASCII str, and a header is attacker-controlled.
     return hmac.compare_digest(header.encode("utf-8", "surrogatepass"), expected)
 
+# X's tokens are short base64 strings; anything else (a JSON body, say) is refused.
+CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{1,256}")
+
 
 class TwitterConnector:
     kind = "twitter"
@@ -90,6 +94,10 @@ class TwitterConnector:
         crc_token = query.get("crc_token", "")
         if not crc_token:
             return Handshake(status=400, content_type="text/plain", body="missing crc_token")
+        if not CRC_TOKEN.fullmatch(crc_token):
+            # The CRC signs whatever it is given with the same key as event POSTs: answering
+            # a JSON body here would hand out a valid signature for a forged webhook.
+            return Handshake(status=400, content_type="text/plain", body="malformed crc_token")
         secret = _secret("TWITTER_OAUTH2_CLIENT_SECRET") or _secret("TWITTER_CONSUMER_SECRET")
         if not secret:
             return Handshake(status=403, content_type="text/plain", body="X is not configured")

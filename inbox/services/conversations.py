@@ -213,6 +213,7 @@ def conversation_update(
     )
     now = timezone.now()
     changed: list[str] = []
+    previous_assignee_id = locked.assignee_id
     if status is not UNSET or snoozed_until is not UNSET:
         new_status = locked.status if status is UNSET else status
         new_until = None if snoozed_until is UNSET else snoozed_until
@@ -241,7 +242,9 @@ def conversation_update(
             raise ConflictError(
                 "Another conversation of this customer on this channel is open."
             ) from None
-        events.emit(events.conversation_updated(locked, changed))
+        events.emit(
+            events.conversation_updated(locked, changed, previous_assignee_id=previous_assignee_id)
+        )
     return locked
 
 
@@ -312,5 +315,7 @@ def conversations_unassign_all(*, organization: Organization, user_id: int) -> i
         conversation.assignee = None
     Conversation.objects.bulk_update(conversations, ["assignee"])
     for conversation in conversations:
-        events.emit(events.conversation_updated(conversation, ["assignee"]))
+        events.emit(
+            events.conversation_updated(conversation, ["assignee"], previous_assignee_id=user_id)
+        )
     return len(conversations)

@@ -38,6 +38,15 @@ RANK: dict[str, int] = {
 }
 
 
+def _locked(organization: Organization, message: Message) -> Message:
+    """The message, row-locked, with its conversation (the event's audience) loaded."""
+    return (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("conversation")
+        .get(organization=organization, pk=message.pk)
+    )
+
+
 def _publish(message: Message, changed: list[str]) -> None:
     events.emit(events.message_updated(message, changed))
 
@@ -52,7 +61,7 @@ def message_mark_sent(
     When the platform's echo of this send arrived first and was stored as a separate row
     (X echoes can overtake the HTTP response), that row is merged into this one.
     """
-    locked = Message.objects.select_for_update().get(organization=organization, pk=message.pk)
+    locked = _locked(organization, message)
     twin = (
         Message.objects.filter(
             organization=organization, channel_id=locked.channel_id, external_id=external_id
@@ -81,7 +90,7 @@ def message_mark_sent(
 def message_mark_failed(
     *, organization: Organization, message: Message, code: str, reason: str
 ) -> Message:
-    locked = Message.objects.select_for_update().get(organization=organization, pk=message.pk)
+    locked = _locked(organization, message)
     if locked.status != MessageStatus.QUEUED:
         return locked  # an echo or receipt already proved it went out
     locked.status = MessageStatus.FAILED
@@ -100,7 +109,7 @@ def message_retry(*, organization: Organization, message: Message) -> Message:
     Raises ConflictError unless the message is a failed outbound reply. The reply window is
     checked again when the task runs (a closed window fails it with a readable reason).
     """
-    locked = Message.objects.select_for_update().get(organization=organization, pk=message.pk)
+    locked = _locked(organization, message)
     if (
         locked.status != MessageStatus.FAILED
         or locked.kind != MessageKind.MESSAGE
@@ -143,7 +152,8 @@ def messages_mark_watermark(
     if external_ids:
         covered |= Q(external_id__in=list(external_ids), status__in=[*lower, MessageStatus.QUEUED])
     changed = list(
-        Message.objects.select_for_update()
+        Message.objects.select_for_update(of=("self",))
+        .select_related("conversation")
         .filter(
             covered,
             organization=organization,

@@ -287,6 +287,8 @@ def note_add(
     if earlier is not None:
         return earlier, False
     _check_text(text, 20_000)
+    # Fresh: the event's audience is whoever holds the conversation now.
+    conversation = Conversation.objects.get(organization=organization, pk=conversation.pk)
     now = timezone.now()
     message, created = _insert_authored(
         Message(
@@ -412,12 +414,16 @@ def _our_send(
     text: str,
     sent_at: datetime,
 ) -> Message | None:
-    mine = Message.objects.select_for_update().filter(
-        organization=organization,
-        channel=channel,
-        direction=MessageDirection.OUTBOUND,
-        kind=MessageKind.MESSAGE,
-        sent_outside=False,
+    mine = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("conversation")
+        .filter(
+            organization=organization,
+            channel=channel,
+            direction=MessageDirection.OUTBOUND,
+            kind=MessageKind.MESSAGE,
+            sent_outside=False,
+        )
     )
     if our_message_id is not None:
         return mine.filter(pk=our_message_id).first()

@@ -11,7 +11,6 @@ from django.urls import URLPattern, URLResolver
 from inbox.api.base import TenantViewSet
 from inbox.api.urls import tenant_patterns
 from inbox.api.urls import urlpatterns as api_urlpatterns
-from inbox.errors import NotFoundError
 from inbox.models import (
     Channel,
     Conversation,
@@ -22,7 +21,10 @@ from inbox.models import (
     Organization,
     Role,
 )
-from inbox.services.messages import message_send
+from inbox.services.channels import channel_update
+from inbox.services.customers import customer_update
+from inbox.services.messages import message_send, note_add
+from inbox.services.organizations import member_set_role
 from inbox.tenancy import (
     AllTenantsManager,
     TenantManager,
@@ -278,11 +280,33 @@ def test_organization_index_leads_every_composite_index() -> None:
 
 
 def test_services_refuse_a_foreign_object_graph(mine: Tenant, theirs: Tenant) -> None:
-    with pytest.raises((NotFoundError, Conversation.DoesNotExist)):
+    with pytest.raises(TenantScopeError):
         message_send(
             organization=mine.organization,
             actor=mine.admin,
             conversation=theirs.conversation,
             text="leak",
         )
+    with pytest.raises(TenantScopeError):
+        note_add(
+            organization=mine.organization,
+            actor=mine.admin,
+            conversation=theirs.conversation,
+            text="leak",
+        )
+    with pytest.raises(TenantScopeError):
+        customer_update(
+            organization=mine.organization, customer=theirs.customer, display_name="leak"
+        )
+    with pytest.raises(TenantScopeError):
+        member_set_role(
+            organization=mine.organization, actor=mine.admin, membership=theirs.admin, role="agent"
+        )
+    with pytest.raises(TenantScopeError):
+        channel_update(organization=mine.organization, channel=theirs.channel, name="leak")
     assert not Message.all_tenants.filter(text="leak").exists()
+    theirs.customer.refresh_from_db()
+    theirs.admin.refresh_from_db()
+    theirs.channel.refresh_from_db()
+    assert "leak" not in (theirs.customer.display_name, theirs.channel.name)
+    assert theirs.admin.role == Role.ADMIN

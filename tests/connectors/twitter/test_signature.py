@@ -249,3 +249,12 @@ def test_nothing_verifies_when_no_secret_is_configured(connector: TwitterConnect
     assert not connector.verify(SIGNED_BODY, {LEGACY: sign("", SIGNED_BODY)})
     assert not connector.verify(SIGNED_BODY, {OAUTH2: sign("", SIGNED_BODY)})
     assert not connector.verify(SIGNED_BODY, {LEGACY: BODY_SIGNATURE})
+
+
+def test_the_crc_never_signs_a_webhook_body(settings: Any) -> None:
+    """Answering a JSON body as a CRC token would let anyone forge signed events."""
+    settings.TWITTER_CONSUMER_SECRET = "forgery-test-secret"
+    body = '{"for_user_id":"1","direct_message_events":[]}'
+    answer = connector_for("twitter").handshake({"crc_token": body})
+    assert answer.status == 400
+    assert "response_token" not in answer.body

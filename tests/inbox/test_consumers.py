@@ -1,0 +1,244 @@
+"""The agent websocket: who may connect, who hears what, replay after a reconnect, presence."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from config.asgi import application
+from inbox.models import Conversation, Membership, Role
+from inbox.realtime import event_log
+from inbox.services.conversations import conversation_update
+from inbox.services.messages import note_add
+from tests.factories import ConversationFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 3
+
+
+def _cookie(membership: Membership) -> bytes:
+    client = Client()
+    client.force_login(membership.user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def socket(membership: Membership | None, slug: str) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://localhost")]
+    if membership is not None:
+        headers.append((b"cookie", _cookie(membership)))
+    return WebsocketCommunicator(application, f"/ws/o/{slug}/", headers=headers)
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    async_to_sync(scenario)()
+
+
+async def connect(ws: WebsocketCommunicator) -> dict[str, Any]:
+    connected, _ = await ws.connect(timeout=TIMEOUT)
+    assert connected
+    hello: dict[str, Any] = await ws.receive_json_from(timeout=TIMEOUT)
+    assert hello["type"] == "hello"
+    return hello
+
+
+async def events(ws: WebsocketCommunicator) -> list[dict[str, Any]]:
+    """Everything the socket received until it goes quiet."""
+    frames: list[dict[str, Any]] = []
+    while not await ws.receive_nothing(timeout=0.3):
+        frames.append(await ws.receive_json_from(timeout=TIMEOUT))
+    return frames
+
+
+def note(membership: Membership, conversation: Conversation, text: str) -> Awaitable[Any]:
+    return sync_to_async(note_add)(
+        organization=membership.organization, actor=membership, conversation=conversation, text=text
+    )
+
+
+def test_a_member_connects_and_is_greeted() -> None:
+    agent = MembershipFactory()
+
+    ws = socket(agent, agent.organization.slug)
+
+    async def scenario() -> None:
+        hello = await connect(ws)
+        assert hello["user"]["id"] == agent.user_id
+        await ws.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "outsider", "no-such-org"])
+def test_others_are_refused(who: str) -> None:
+    agent = MembershipFactory()
+    outsider = MembershipFactory(role=Role.ADMIN)
+
+    slug = "no-such-org" if who == "no-such-org" else agent.organization.slug
+    ws = socket(None if who == "anonymous" else outsider, slug)
+
+    async def scenario() -> None:
+        connected, _ = await ws.connect(timeout=TIMEOUT)
+        assert not connected
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_agents_hear_their_own_and_the_queue_supervisors_hear_everything() -> None:
+    agent = MembershipFactory()
+    org = agent.organization
+    colleague = MembershipFactory(organization=org)
+    supervisor = MembershipFactory(organization=org, role=Role.SUPERVISOR)
+    mine = ConversationFactory(customer__organization=org, assignee=agent.user)
+    queue = ConversationFactory(customer__organization=org, assignee=None)
+    theirs = ConversationFactory(customer__organization=org, assignee=colleague.user)
+
+    as_agent, as_supervisor = socket(agent, org.slug), socket(supervisor, org.slug)
+
+    async def scenario() -> None:
+        await connect(as_agent)
+        await connect(as_supervisor)
+        for conversation in (mine, queue, theirs):
+            await note(supervisor, conversation, "hello")
+        heard = {f["conversation_id"] for f in await events(as_agent)}
+        assert heard == {mine.pk, queue.pk}
+        everything = {f["conversation_id"] for f in await events(as_supervisor)}
+        assert everything == {mine.pk, queue.pk, theirs.pk}
+        await as_agent.disconnect()
+        await as_supervisor.disconnect()
+
+    run(scenario)
+
+
+def test_a_conversation_handed_away_tells_its_previous_owner() -> None:
+    agent = MembershipFactory()
+    colleague = MembershipFactory(organization=agent.organization)
+    mine = ConversationFactory(customer__organization=agent.organization, assignee=agent.user)
+
+    ws = socket(agent, agent.organization.slug)
+
+    async def scenario() -> None:
+        await connect(ws)
+        await sync_to_async(conversation_update)(
+            organization=agent.organization,
+            actor=agent,
+            conversation=mine,
+            assignee_id=colleague.user_id,
+        )
+        [frame] = await events(ws)
+        assert frame["event"] == "conversation.updated"
+        assert frame["payload"]["assignee_id"] == colleague.user_id
+        await note(colleague, mine, "now theirs")
+        assert await events(ws) == []
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_reconnecting_page_gets_what_it_missed_in_order() -> None:
+    agent = MembershipFactory()
+    colleague = MembershipFactory(organization=agent.organization)
+    queue = ConversationFactory(customer__organization=agent.organization)
+    theirs = ConversationFactory(customer__organization=agent.organization, assignee=colleague.user)
+
+    ws, again = socket(agent, agent.organization.slug), socket(agent, agent.organization.slug)
+
+    async def scenario() -> None:
+        hello = await connect(ws)
+        await ws.disconnect()
+        for n in range(3):
+            await note(agent, queue, f"missed {n}")
+            await note(colleague, theirs, "not for me")
+        await connect(again)
+        await again.send_json_to({"type": "resume", "last_seq": hello["seq"]})
+        frames = await events(again)
+        assert [f["conversation_id"] for f in frames] == [queue.pk] * 3
+        seqs = [f["seq"] for f in frames]
+        assert seqs == sorted(seqs)
+        await again.send_json_to({"type": "resume", "last_seq": hello["seq"]})
+        assert await events(again) == [], "already sent: never twice"
+        await again.disconnect()
+
+    run(scenario)
+
+
+def test_a_gap_older_than_the_log_asks_for_a_resync(monkeypatch: pytest.MonkeyPatch) -> None:
+    agent = MembershipFactory()
+    queue = ConversationFactory(customer__organization=agent.organization)
+    monkeypatch.setattr(event_log(), "_length", 2)  # both logs keep `_length` events
+
+    ws = socket(agent, agent.organization.slug)
+
+    async def scenario() -> None:
+        for n in range(5):
+            await note(agent, queue, f"n{n}")
+        await connect(ws)
+        await ws.send_json_to({"type": "resume", "last_seq": 0})
+        assert (await ws.receive_json_from(timeout=TIMEOUT))["type"] == "resync"
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_presence_and_typing_between_two_agents() -> None:
+    maria = MembershipFactory(user__name="Maria Lopez")
+    tom = MembershipFactory(organization=maria.organization, user__name="Tom Becker")
+    queue = ConversationFactory(customer__organization=maria.organization)
+
+    a, b = socket(maria, maria.organization.slug), socket(tom, maria.organization.slug)
+
+    async def scenario() -> None:
+        await connect(a)
+        await connect(b)
+        await a.send_json_to({"type": "view", "conversation_id": queue.pk})
+        first = await a.receive_json_from(timeout=TIMEOUT)
+        assert [v["name"] for v in first["viewers"]] == ["Maria Lopez"]
+        await b.send_json_to({"type": "view", "conversation_id": queue.pk})
+        seen_by_b = await b.receive_json_from(timeout=TIMEOUT)
+        assert seen_by_b["type"] == "presence"
+        assert {v["name"] for v in seen_by_b["viewers"]} == {"Maria Lopez", "Tom Becker"}
+        [seen_by_a] = await events(a)
+        assert seen_by_a == seen_by_b
+        await b.send_json_to({"type": "typing", "conversation_id": queue.pk})
+        [typing] = await events(a)
+        assert typing == {
+            "type": "typing",
+            "conversation_id": queue.pk,
+            "user_id": tom.user_id,
+            "name": "Tom Becker",
+        }
+        assert await events(b) == [], "no echo of my own typing"
+        await b.disconnect()
+        [left] = await events(a)
+        assert [v["name"] for v in left["viewers"]] == ["Maria Lopez"]
+        await a.disconnect()
+
+    run(scenario)
+
+
+def test_no_presence_or_typing_on_a_conversation_one_may_not_see() -> None:
+    maria = MembershipFactory()
+    tom = MembershipFactory(organization=maria.organization)
+    toms = ConversationFactory(customer__organization=maria.organization, assignee=tom.user)
+
+    a, b = socket(maria, maria.organization.slug), socket(tom, maria.organization.slug)
+
+    async def scenario() -> None:
+        await connect(a)
+        await connect(b)
+        await b.send_json_to({"type": "view", "conversation_id": toms.pk})
+        await events(b)
+        await a.send_json_to({"type": "view", "conversation_id": toms.pk})
+        await a.send_json_to({"type": "typing", "conversation_id": toms.pk})
+        assert await events(b) == []
+        assert await events(a) == []
+        await a.disconnect()
+        await b.disconnect()
+
+    run(scenario)
