@@ -43,11 +43,9 @@ from inbox.services.webhooks import (
     webhook_event_record,
     webhook_event_route,
 )
-from inbox.untrusted import clean_json, clean_text
+from inbox.untrusted import clean_json, clean_text, storable_profile
 
 logger = logging.getLogger(__name__)
-
-MAX_URL_LENGTH = 1000
 
 
 class Outcome(Enum):
@@ -87,26 +85,35 @@ def process(event_id: int) -> str:
     connector = connector_for(event.kind)
     try:
         parsed = connector.parse(bytes(event.body))
+    except InvalidPayloadError as exc:
+        webhook_event_finish(event, status=WebhookEventStatus.FAILED, error=str(exc))
+        return WebhookEventStatus.FAILED
+    errors: list[str] = []
+    handled = 0
+    try:
         channels = channels_for(kind=event.kind, external_ids=_channel_ids(parsed))
-        handled = 0
         for item in parsed:
             channel = channels.get(item.channel_id or "")
             if channel is None or isinstance(item, IgnoredEvent):
                 continue
-            _apply(item, channel)
-            handled += 1
+            # One bad item must not hold back the other customers' messages of the batch;
+            # every service is idempotent, so the retry re-applies the whole batch safely.
+            try:
+                _apply(item, channel)
+                handled += 1
+            except Exception as exc:
+                logger.exception("webhook event %s: an item failed", event_id)
+                errors.append(repr(exc))
         now = timezone.now()
         for channel in channels.values():
             channel_touch(channel, now)
-    except InvalidPayloadError as exc:
-        webhook_event_finish(event, status=WebhookEventStatus.FAILED, error=str(exc))
-        return WebhookEventStatus.FAILED
     except Exception as exc:
         logger.exception("webhook event %s failed", event_id)
-        attempts = event.attempts + 1
-        retry_at = timezone.now() + timedelta(seconds=retry_delay(attempts))
+        errors.append(repr(exc))
+    if errors:
+        retry_at = timezone.now() + timedelta(seconds=retry_delay(event.attempts + 1))
         webhook_event_finish(
-            event, status=WebhookEventStatus.FAILED, error=repr(exc), retry_at=retry_at
+            event, status=WebhookEventStatus.FAILED, error="\n".join(errors), retry_at=retry_at
         )
         return WebhookEventStatus.FAILED
     status = WebhookEventStatus.PROCESSED if handled else WebhookEventStatus.IGNORED
@@ -125,19 +132,7 @@ def _attachments(items: tuple[Attachment, ...]) -> list[dict[str, Any]]:
 
 
 def _profile(profile: PersonProfile | None) -> Profile | None:
-    if profile is None:
-        return None
-    return Profile(
-        display_name=clean_text(profile.display_name)[:200],
-        screen_name=clean_text(profile.screen_name)[:100],
-        avatar_url=_safe_url(profile.avatar_url),
-    )
-
-
-def _safe_url(url: str) -> str:
-    """Only http(s) URLs are kept as avatars; the browser loads them, the server never does."""
-    url = clean_text(url)
-    return url if url.startswith(("https://", "http://")) and len(url) <= MAX_URL_LENGTH else ""
+    return None if profile is None else storable_profile(profile)
 
 
 def _apply(item: NormalizedEvent, channel: Channel) -> None:
@@ -146,8 +141,9 @@ def _apply(item: NormalizedEvent, channel: Channel) -> None:
         metadata = clean_json(dict(item.metadata))
         if item.standby:
             metadata["standby"] = True
-        if item.referral is not None:
-            metadata["referral"] = asdict(item.referral)
+        referral = clean_json(asdict(item.referral)) if item.referral else None
+        if referral is not None:
+            metadata["referral"] = referral
         message_receive(
             organization=organization,
             channel=channel,
@@ -159,7 +155,7 @@ def _apply(item: NormalizedEvent, channel: Channel) -> None:
             visibility=item.visibility,
             metadata=metadata,
             profile=_profile(item.profile),
-            referral=clean_json(asdict(item.referral)) if item.referral else None,
+            referral=referral,
         )
     elif isinstance(item, OutboundEcho):
         message_record_echo(

@@ -11,11 +11,16 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from connectors.base import OutboundRequest, PermanentDeliveryError, RetryableDeliveryError
+from connectors.base import (
+    OutboundRequest,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    SendResult,
+)
 from connectors.registry import connector_for
-from inbox.models import CustomerIdentity, Delivery, DeliveryStatus, MessageStatus
+from inbox.models import CustomerIdentity, Delivery, DeliveryStatus, Message, MessageStatus
 from inbox.selectors.messages import delivery_context
-from inbox.services.customers import Profile, customer_identify
+from inbox.services.customers import customer_identify
 from inbox.services.delivery import (
     MAX_ATTEMPTS,
     deliveries_due,
@@ -27,7 +32,7 @@ from inbox.services.delivery import (
 )
 from inbox.services.messages import reply_window
 from inbox.tenancy import tenant_scope
-from inbox.untrusted import clean_text
+from inbox.untrusted import storable_profile
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +45,18 @@ def deliver_message(organization_id: int, delivery_id: int) -> str:
     and a message that left `queued` (sent, failed, or matched by its echo) is never re-sent.
     """
     with tenant_scope(organization_id):
-        delivery = delivery_claim(delivery_id=delivery_id, now=timezone.now())
+        delivery = delivery_claim(
+            organization_id=organization_id, delivery_id=delivery_id, now=timezone.now()
+        )
         if delivery is None:
             return "skipped"
         return _attempt(delivery)
+
+
+# A timeout or an unreadable answer may hide a send that worked: wait for its echo (which
+# marks the message sent) before trying again, instead of risking a second copy.
+AMBIGUOUS = frozenset({"timeout", "bad_response"})
+AMBIGUOUS_WAIT = 60.0
 
 
 def _attempt(delivery: Delivery) -> str:
@@ -52,58 +65,84 @@ def _attempt(delivery: Delivery) -> str:
     if message.status != MessageStatus.QUEUED:
         delivery_finish(delivery, status=DeliveryStatus.DONE)
         return "already-done"
-    context = delivery_context(organization=organization, message=message)
-    window = reply_window(context.conversation)
-    connector = connector_for(context.channel.kind)
     try:
-        if not window.can_send:
-            raise PermanentDeliveryError(
-                "window_closed", "The reply window closed before the message could be sent."
-            )
-        result = connector.send(
-            OutboundRequest(
-                message_id=message.pk,
-                channel_external_id=context.channel.external_id,
-                credentials=context.channel.credentials or {},
-                recipient_id=context.recipient_id,
-                text=message.text,
-                visibility="public" if message.visibility == "public" else "private",
-                window=window.state,
-                in_reply_to=context.in_reply_to,
-            )
-        )
+        result = _send(delivery, message)
     except RetryableDeliveryError as exc:
-        if delivery.attempts >= MAX_ATTEMPTS:
-            message_mark_failed(
-                organization=organization,
-                message=message,
-                code=exc.code,
-                reason=f"{exc.reason} (gave up after {delivery.attempts} attempts)",
-            )
-            delivery_finish(delivery, status=DeliveryStatus.FAILED, error=str(exc))
-            return "gave-up"
-        delay = delivery_retry_later(delivery, error=str(exc), retry_after=exc.retry_after)
-        logger.info("delivery %s: %s; retry in %.1fs", delivery.pk, exc, delay)
-        return "retry"
+        return _retry_or_give_up(delivery, exc)
     except PermanentDeliveryError as exc:
         message_mark_failed(
             organization=organization, message=message, code=exc.code, reason=exc.reason
         )
         delivery_finish(delivery, status=DeliveryStatus.FAILED, error=str(exc))
         return "failed"
-    message_mark_sent(
-        organization=organization, message=message, external_id=result.external_id, sent_at=None
-    )
+    except Exception as exc:
+        # A bug or a missing row must not hold the claim and block the sweep: back off.
+        logger.exception("delivery %s failed unexpectedly", delivery.pk)
+        return _retry_or_give_up(delivery, RetryableDeliveryError("internal", repr(exc)))
+    try:
+        message_mark_sent(
+            organization=organization,
+            message=message,
+            external_id=result.external_id,
+            sent_at=timezone.now(),
+        )
+    except Exception:
+        # The platform has it: never send again, whatever went wrong recording it.
+        logger.exception("delivery %s was sent but could not be recorded", delivery.pk)
     delivery_finish(delivery, status=DeliveryStatus.DONE)
     return "sent"
+
+
+def _send(delivery: Delivery, message: Message) -> SendResult:
+    context = delivery_context(organization=delivery.organization, message=message)
+    window = reply_window(context.conversation)
+    if not window.can_send:
+        raise PermanentDeliveryError(
+            "window_closed", "The reply window closed before the message could be sent."
+        )
+    return connector_for(context.channel.kind).send(
+        OutboundRequest(
+            message_id=message.pk,
+            channel_external_id=context.channel.external_id,
+            credentials=context.channel.credentials or {},
+            recipient_id=context.recipient_id,
+            text=message.text,
+            visibility="public" if message.visibility == "public" else "private",
+            window=window.state,
+            in_reply_to=context.in_reply_to,
+        )
+    )
+
+
+def _retry_or_give_up(delivery: Delivery, exc: RetryableDeliveryError) -> str:
+    if delivery.attempts >= MAX_ATTEMPTS:
+        message_mark_failed(
+            organization=delivery.organization,
+            message=delivery.message,
+            code=exc.code,
+            reason=f"{exc.reason} (gave up after {delivery.attempts} attempts)",
+        )
+        delivery_finish(delivery, status=DeliveryStatus.FAILED, error=str(exc))
+        return "gave-up"
+    wait = max(exc.retry_after or 0.0, AMBIGUOUS_WAIT if exc.code in AMBIGUOUS else 0.0)
+    delay = delivery_retry_later(delivery, error=str(exc), retry_after=wait or None)
+    logger.info("delivery %s: %s; retry in %.1fs", delivery.pk, exc, delay)
+    return "retry"
 
 
 @shared_task(name="inbox.sweep_deliveries", ignore_result=True)
 def sweep_deliveries() -> int:
     """Run deliveries whose retry time has come or whose task was lost."""
     due = deliveries_due(now=timezone.now())
+    eager = bool(sweep_deliveries.app.conf.task_always_eager)
     for organization_id, delivery_id in due:
-        deliver_message(organization_id, delivery_id)
+        if not eager:
+            deliver_message.delay(organization_id, delivery_id)  # the workers share the load
+            continue
+        try:
+            deliver_message(organization_id, delivery_id)
+        except Exception:
+            logger.exception("delivery %s could not be attempted", delivery_id)
     return len(due)
 
 
@@ -129,12 +168,6 @@ def fetch_customer_profile(organization_id: int, identity_id: int) -> bool:
             organization=channel.organization,
             channel=channel,
             platform_user_id=identity.platform_user_id,
-            profile=Profile(
-                display_name=clean_text(found.display_name)[:200],
-                screen_name=clean_text(found.screen_name)[:100],
-                avatar_url=found.avatar_url
-                if found.avatar_url.startswith(("https://", "http://"))
-                else "",
-            ),
+            profile=storable_profile(found),
         )
         return True

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from connectors.base import PersonProfile
+from inbox.services.customers import Profile
+
 REPLACEMENT = "\ufffd"
 
 
@@ -29,3 +32,21 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [clean_json(v) for v in value]
     return value
+
+
+MAX_URL_LENGTH = 1000
+
+
+def safe_url(url: str) -> str:
+    """An http(s) URL a browser may load (the server never does), else ""."""
+    url = clean_text(url)
+    return url if url.startswith(("https://", "http://")) and len(url) <= MAX_URL_LENGTH else ""
+
+
+def storable_profile(profile: PersonProfile) -> Profile:
+    """A platform's description of a person, cleaned and cut to what the columns hold."""
+    return Profile(
+        display_name=clean_text(profile.display_name)[:200],
+        screen_name=clean_text(profile.screen_name)[:100],
+        avatar_url=safe_url(profile.avatar_url),
+    )

@@ -77,13 +77,21 @@ def conversation_for_inbound(
 
 
 def record_referral(
-    identity: CustomerIdentity, conversation: Conversation, referral: dict[str, Any]
+    identity: CustomerIdentity,
+    conversation: Conversation,
+    referral: dict[str, Any],
+    *,
+    at: datetime,
 ) -> None:
     """Keep where the customer came from: the first referral of a conversation is its source;
     the identity remembers the latest one. The caller saves the conversation."""
     if not conversation.source:
         conversation.source = {"referral": referral}
-    identity.profile = {**identity.profile, "last_referral": referral}
+    identity.profile = {
+        **identity.profile,
+        "last_referral": referral,
+        "last_referral_at": at.isoformat(),
+    }
     identity.save(update_fields=["profile"])
 
 
@@ -96,20 +104,24 @@ def conversation_record_referral(
     platform_user_id: str,
     referral: dict[str, Any],
     at: datetime,
-) -> Conversation:
+) -> Conversation | None:
     """A customer opened the thread through a link or an ad: a customer action.
 
     It reopens the reply window (Messenger counts it like a message) and becomes the source of
     the customer's open conversation, which is started if there is none, so the agent sees
-    where they came from before they type.
+    where they came from before they type. Idempotent: a referral at or before the last one
+    recorded for this person changes nothing (returns None).
     """
     identity, _ = customer_identify(
         organization=organization, channel=channel, platform_user_id=platform_user_id
     )
+    seen = identity.profile.get("last_referral_at")
+    if isinstance(seen, str) and seen >= at.isoformat():
+        return None  # a redelivery or replay of a referral already recorded
     conversation, created = conversation_for_inbound(
         organization=organization, customer=identity.customer, channel=channel, at=at
     )
-    record_referral(identity, conversation, referral)
+    record_referral(identity, conversation, referral, at=at)
     if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
         conversation.last_inbound_at = at
     if created:

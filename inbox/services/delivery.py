@@ -200,13 +200,14 @@ def _enqueue(delivery_id: int, organization_id: int, countdown: float = 0) -> No
         logger.exception("could not enqueue delivery %s; the sweep will retry", delivery_id)
 
 
-def delivery_claim(*, delivery_id: int, now: datetime) -> Delivery | None:
+def delivery_claim(*, organization_id: int, delivery_id: int, now: datetime) -> Delivery | None:
     """Take the delivery for one attempt, or None when it is done, not due, or another
     worker holds it. A single UPDATE decides, so concurrent workers cannot both win."""
     claimed = (
         Delivery.all_tenants.filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
             pk=delivery_id,
+            organization_id=organization_id,
             status=DeliveryStatus.PENDING,
             next_attempt_at__lte=now + timedelta(seconds=1),
         ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)

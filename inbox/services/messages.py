@@ -135,7 +135,7 @@ def message_receive(
     if conversation.waiting_since is None:
         conversation.waiting_since = sent_at
     if referral:
-        record_referral(identity, conversation, referral)
+        record_referral(identity, conversation, referral, at=sent_at)
     if sent_at >= conversation.last_message_at:
         conversation.last_message_at = sent_at
         conversation.last_message_preview = preview_of(text, attachments)
@@ -431,6 +431,7 @@ def _our_send(
     return (
         mine.filter(
             external_id__isnull=True,
+            status=MessageStatus.QUEUED,
             text=text,
             conversation__customer__identities__channel=channel,
             conversation__customer__identities__platform_user_id=platform_user_id,

@@ -294,3 +294,35 @@ def test_a_failing_profile_lookup_never_blocks_the_message(
         assert post_webhook(client, "messenger", load("text_message")).status_code == 200
     assert Message.all_tenants.count() == 1
     assert Customer.all_tenants.get().display_name == ""
+
+
+def test_a_replayed_referral_changes_nothing(client: Client, page: Channel) -> None:
+    post_webhook(client, "messenger", load("referral"))
+    first = Conversation.all_tenants.get()
+    Conversation.all_tenants.filter(pk=first.pk).update(
+        status="resolved", resolved_at=first.created_at
+    )
+    call_command("replay_webhooks", "--since", "1h")
+    assert Conversation.all_tenants.count() == 1, "no new empty conversation from a replay"
+
+
+def test_one_bad_item_does_not_hold_back_the_rest_of_the_batch(
+    client: Client, page: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = ChannelFactory(kind="messenger", external_id="104857600654321")
+    original = ingest.message_receive  # type: ignore[attr-defined]  # patched below
+
+    def picky(**kwargs: Any) -> Any:
+        if kwargs["external_id"] == "m_Batch_A1":
+            raise RuntimeError("this one item is broken")
+        return original(**kwargs)
+
+    monkeypatch.setattr("connectors.ingest.message_receive", picky)
+    post_webhook(client, "messenger", load("batch"))
+    event = WebhookEvent.all_tenants.get()
+    assert event.status == WebhookEventStatus.FAILED
+    assert "this one item is broken" in event.error
+    assert Message.all_tenants.filter(channel=other, direction="inbound").count() == 3
+    monkeypatch.undo()
+    call_command("replay_webhooks", "--failed")
+    assert Message.all_tenants.filter(external_id="m_Batch_A1").count() == 1

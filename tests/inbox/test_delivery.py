@@ -284,3 +284,41 @@ def test_move_to_dm_is_refused_on_messenger(agent: Membership, conversation: Con
     url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/move-to-dm/"
     response = api_client(agent).post(url, {}, format="json")
     assert response.status_code == 400
+
+
+def test_an_unexpected_error_backs_off_and_never_blocks_other_deliveries(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(**_: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("inbox.tasks.delivery_context", broken)
+    stuck = _reply(agent, conversation, "first", django_capture_on_commit_callbacks)
+    delivery = Delivery.all_tenants.get(message=stuck)
+    assert delivery.claimed_until is None, "the claim is released"
+    assert delivery.next_attempt_at > timezone.now(), "with a backoff"
+    monkeypatch.undo()
+    healthy = _reply(agent, conversation, "second", django_capture_on_commit_callbacks)
+    healthy.refresh_from_db()
+    assert healthy.status == MessageStatus.SENT
+
+
+def test_a_timeout_waits_for_the_echo_before_any_resend(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("connectors.messenger.client.READ_TIMEOUT", 0.2)
+    fake.delay_next(1, 1.0)
+    message = _reply(agent, conversation, "slow", django_capture_on_commit_callbacks)
+    delivery = Delivery.all_tenants.get(message=message)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    assert "timeout" in delivery.last_error
+    assert (delivery.next_attempt_at - timezone.now()).total_seconds() >= 55
