@@ -48,6 +48,10 @@ def enqueue(event_id: int) -> None:
 def sweep_webhook_events() -> int:
     """Re-run failed events whose retry time has come and received ones never processed."""
     due = webhook_events_due(now=timezone.now())
+    eager = bool(sweep_webhook_events.app.conf.task_always_eager)
     for event_id in due:
-        process_webhook_event(event_id)
+        if eager:
+            process_webhook_event(event_id)
+        else:
+            process_webhook_event.delay(event_id)  # spread over the workers, never inline
     return len(due)
