@@ -141,8 +141,9 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL: str = env.str("REDIS_URL", default="")
-# Namespace of realtime keys and channel-layer groups in Redis (tests give each run its own).
-REALTIME_PREFIX = "parley"
+# Namespace of realtime keys and channel-layer groups in Redis: deployments (or test runs)
+# sharing one Redis need different ones.
+REALTIME_PREFIX: str = env.str("REALTIME_PREFIX", default="parley")
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
