@@ -17,8 +17,8 @@ def nine_to_five(tz: str = LONDON, **kwargs: object) -> Schedule:
     return Schedule(tz, tuple(Shift(d, time(9), time(17)) for d in WEEKDAYS), **kwargs)  # type: ignore[arg-type]  # holidays only
 
 
-def at(tz: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(tz)).astimezone(UTC)  # type: ignore[misc]  # y, m, d, h, min
+def at(tz: str, year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def test_calendar_time_without_a_schedule() -> None:
