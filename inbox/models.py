@@ -364,6 +364,35 @@ class Message(models.Model):
         return f"{self.direction} {self.kind} {self.pk}"
 
 
+class ConversationRead(models.Model):
+    """How far one person has read one conversation: the last message they were shown.
+
+    Unread counts are the customer's messages after it. One row per (conversation, user), only
+    ever moved forward (inbox.services.reads).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # A plain id, not a foreign key: ids only grow, and deleting a message must not rewind it.
+    last_read_message_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager["ConversationRead"]()
+    all_tenants = AllTenantsManager["ConversationRead"]()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user", "conversation"],
+                name="conversation_read_unique_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.conversation_id} to {self.last_read_message_id}"
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
     DONE = "done"

@@ -3,32 +3,84 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
-from inbox.models import Conversation, Membership, Message, Organization, Role
+from inbox.models import (
+    Conversation,
+    ConversationRead,
+    ConversationStatus,
+    Customer,
+    CustomerIdentity,
+    Membership,
+    Message,
+    MessageDirection,
+    MessageKind,
+    Organization,
+    Role,
+)
 from inbox.tenancy import scoped
+
+ConversationOrder = Literal["recent", "waiting"]
+
+# Message text search on PostgreSQL: language-neutral, so that every customer's words match.
+SEARCH_CONFIG = "simple"
 
 
 @dataclass(frozen=True)
 class ConversationFilters:
-    """Validated list filters. `assignee` is "me", "unassigned", a user id, or None (any)."""
+    """Validated list filters. `assignee` is "me", "unassigned", a user id, or None (any).
+
+    `order` is "recent" (newest activity first, the API's keyset order) or "waiting" (who has
+    waited longest first, then newest activity: the inbox's order).
+    """
 
     statuses: tuple[str, ...] = ()
     assignee: str | int | None = None
     channel_id: int | None = None
     customer_id: int | None = None
     q: str = ""
+    order: ConversationOrder = "recent"
+
+
+def _text_matches(organization: Organization, q: str) -> QuerySet[Message]:
+    """Messages (and notes) whose text matches `q`, correlated to the outer conversation.
+
+    PostgreSQL: full-text search (served by the message_text_search GIN index). Elsewhere
+    (the embedded SQLite): a case-insensitive substring match.
+    """
+    messages = Message.objects.filter(organization=organization, conversation=OuterRef("pk"))
+    if connection.vendor == "postgresql":
+        return messages.annotate(
+            search=SearchVector("text", config=SEARCH_CONFIG),
+        ).filter(search=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch"))
+    return messages.filter(text__icontains=q)
 
 
 @scoped
 def conversation_list(
     *, organization: Organization, viewer: Membership, filters: ConversationFilters
 ) -> QuerySet[Conversation]:
-    """Conversations the viewer may list, newest activity first, with what a row shows.
+    """Conversations the viewer may list, in the filters' order, with what a row shows.
 
     Agents list their own and unassigned conversations; supervisors and admins list everyone's.
-    The ordering (-last_message_at, -id) is served by the organization-leading indexes.
+    The "recent" order (-last_message_at, -id) is served by the organization-leading indexes.
+    Search (`q`) matches customer names, their screen names and message text.
     """
     # A row shows the channel's kind and name, never its credentials: skip decrypting them
     # once per listed conversation.
@@ -53,13 +105,86 @@ def conversation_list(
     if filters.customer_id is not None:
         queryset = queryset.filter(customer_id=filters.customer_id)
     if filters.q:
-        matching_text = Message.objects.filter(
-            organization=organization, conversation=OuterRef("pk"), text__icontains=filters.q
+        screen_names = CustomerIdentity.objects.filter(
+            organization=organization,
+            customer_id=OuterRef("customer_id"),
+            screen_name__icontains=filters.q,
         )
         queryset = queryset.filter(
-            Q(customer__display_name__icontains=filters.q) | Exists(matching_text)
+            Q(customer__display_name__icontains=filters.q)
+            | Exists(screen_names)
+            | Exists(_text_matches(organization, filters.q))
+        )
+    if filters.order == "waiting":
+        return queryset.order_by(
+            F("waiting_since").asc(nulls_last=True), F("last_message_at").desc(), F("id").desc()
         )
     return queryset.order_by("-last_message_at", "-id")
+
+
+@scoped
+def conversation_rows(
+    *, organization: Organization, viewer: Membership, filters: ConversationFilters
+) -> QuerySet[Conversation]:
+    """The inbox list: conversation_list plus the assignee and `unread_count`, the customer's
+    messages after the viewer's read marker (one query, whatever the number of rows)."""
+    read_marker = ConversationRead.objects.filter(
+        organization=organization, user_id=viewer.user_id, conversation=OuterRef("pk")
+    ).values("last_read_message_id")[:1]
+    unread = (
+        Message.objects.filter(
+            organization=organization,
+            conversation=OuterRef("pk"),
+            direction=MessageDirection.INBOUND,
+            kind=MessageKind.MESSAGE,
+            id__gt=OuterRef("read_up_to"),
+        )
+        .order_by()
+        .values("conversation")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return (
+        conversation_list(organization=organization, viewer=viewer, filters=filters)
+        .select_related("assignee")
+        .annotate(read_up_to=Coalesce(Subquery(read_marker), Value(0)))
+        .annotate(unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+    )
+
+
+@scoped
+def conversation_row(
+    *, organization: Organization, viewer: Membership, pk: int
+) -> Conversation | None:
+    """One inbox row (as conversation_rows shows it), or None when the viewer may not list it."""
+    return (
+        conversation_rows(organization=organization, viewer=viewer, filters=ConversationFilters())
+        .filter(pk=pk)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class ViewCounts:
+    """Open conversations per inbox view (what the view tabs show)."""
+
+    mine: int
+    unassigned: int
+    all: int
+
+
+@scoped
+def conversation_view_counts(*, organization: Organization, viewer: Membership) -> ViewCounts:
+    """Open conversations that are the viewer's, unassigned, and (supervisors) everyone's.
+    One aggregate query."""
+    counts = Conversation.objects.filter(
+        organization=organization, status=ConversationStatus.OPEN
+    ).aggregate(
+        mine=Count("id", filter=Q(assignee_id=viewer.user_id)),
+        unassigned=Count("id", filter=Q(assignee__isnull=True)),
+        all=Count("id"),
+    )
+    return ViewCounts(mine=counts["mine"], unassigned=counts["unassigned"], all=counts["all"])
 
 
 @scoped
@@ -71,4 +196,22 @@ def customer_conversations(
         Conversation.objects.filter(organization=organization, customer_id=customer_id)
         .select_related("channel")
         .order_by("-last_message_at", "-id")
+    )
+
+
+@scoped
+def customer_thread(*, organization: Organization, customer: Customer) -> list[Conversation]:
+    """Every conversation (cycle) of the customer, oldest first, each with `messages`
+    prefetched in thread order and their authors: the whole history in two queries."""
+    messages = (
+        Message.objects.filter(organization=organization)
+        .select_related("author")
+        .order_by("sent_at", "id")
+    )
+    return list(
+        Conversation.objects.filter(organization=organization, customer=customer)
+        .select_related("channel", "assignee")
+        .defer("channel__credentials")
+        .prefetch_related(Prefetch("messages", queryset=messages))
+        .order_by("created_at", "id")
     )

@@ -30,6 +30,29 @@ def customer_list(*, organization: Organization, q: str = "") -> QuerySet[Custom
 
 
 @scoped
+def channel_choices(*, organization: Organization) -> QuerySet[Channel]:
+    """Channels for a filter menu: id, kind and name only (credentials stay encrypted)."""
+    return (
+        Channel.objects.filter(organization=organization)
+        .only("id", "kind", "name")
+        .order_by("name", "id")
+    )
+
+
+@scoped
+def customer_identities(
+    *, organization: Organization, customer: Customer
+) -> QuerySet[CustomerIdentity]:
+    """Who the customer is on each channel (with the channel's kind and name)."""
+    return (
+        CustomerIdentity.objects.filter(organization=organization, customer=customer)
+        .select_related("channel")
+        .defer("channel__credentials")
+        .order_by("id")
+    )
+
+
+@scoped
 def customer_detail(*, organization: Organization, customer: Customer) -> Customer:
     """The customer with identities and every conversation prefetched (two queries)."""
     return (

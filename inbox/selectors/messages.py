@@ -26,6 +26,18 @@ def message_list(*, organization: Organization, conversation: Conversation) -> Q
     )
 
 
+@scoped
+def thread_messages(
+    *, organization: Organization, conversation: Conversation, after_id: int = 0
+) -> QuerySet[Message]:
+    """The conversation's messages with their authors, in thread order; with `after_id`, only
+    those stored after that message (what a live thread has not shown yet)."""
+    queryset = Message.objects.filter(
+        organization=organization, conversation=conversation, id__gt=after_id
+    )
+    return queryset.select_related("author").order_by("sent_at", "id")
+
+
 @dataclass(frozen=True)
 class DeliveryContext:
     conversation: Conversation

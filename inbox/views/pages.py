@@ -1,4 +1,4 @@
-"""The landing pages: choose an organization, then its conversation list."""
+"""The landing pages: choose an organization, then its inbox."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 
 from inbox import access
-from inbox.models import Membership, User
-from inbox.selectors.conversations import ConversationFilters, conversation_list
+from inbox.models import User
+from inbox.views import inbox
 
 
 @login_required
@@ -22,19 +22,5 @@ def home(request: HttpRequest) -> HttpResponse | HttpResponseRedirect:
 
 
 def organization_home(request: HttpRequest, slug: str) -> HttpResponse:
-    """The organization's conversations, most recent first (the inbox proper comes later)."""
-    membership: Membership = request.membership  # type: ignore[attr-defined]  # set by OrganizationScopeMiddleware
-    assert isinstance(request.user, User)  # noqa: S101  # the middleware requires a signed-in user
-    conversations = conversation_list(
-        organization=membership.organization, viewer=membership, filters=ConversationFilters()
-    )[:100]
-    return render(
-        request,
-        "inbox/organization_home.html",
-        {
-            "organization": membership.organization,
-            "membership": membership,
-            "memberships": access.memberships_of(user=request.user),
-            "conversations": conversations,
-        },
-    )
+    """The organization's front page is its inbox (same page as /o/<slug>/inbox/)."""
+    return inbox.inbox(request, slug)

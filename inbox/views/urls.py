@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from inbox.views import pages
+from inbox.views import inbox, pages
 from inbox.views.forms import EmailAuthenticationForm
 
 urlpatterns = [
@@ -25,4 +25,34 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("o/<slug:slug>/", pages.organization_home, name="organization-home"),
+    path("o/<slug:slug>/inbox/", inbox.inbox, name="inbox"),
+    path("o/<slug:slug>/inbox/rows/", inbox.rows, name="inbox-rows"),
+    path("o/<slug:slug>/inbox/rows/<int:conversation_id>/", inbox.row, name="inbox-row"),
+    path("o/<slug:slug>/inbox/<int:conversation_id>/", inbox.inbox, name="inbox-conversation"),
+    path(
+        "o/<slug:slug>/inbox/<int:conversation_id>/messages/",
+        inbox.thread_messages_after,
+        name="inbox-messages",
+    ),
+    path(
+        "o/<slug:slug>/inbox/<int:conversation_id>/messages/<int:message_id>/",
+        inbox.thread_message,
+        name="inbox-message",
+    ),
+    path(
+        "o/<slug:slug>/inbox/<int:conversation_id>/messages/<int:message_id>/retry/",
+        inbox.retry,
+        name="inbox-retry",
+    ),
+    path(
+        "o/<slug:slug>/inbox/<int:conversation_id>/actions/",
+        inbox.conversation_action,
+        name="inbox-action",
+    ),
+    path("o/<slug:slug>/inbox/<int:conversation_id>/reply/", inbox.reply, name="inbox-reply"),
+    path(
+        "o/<slug:slug>/inbox/<int:conversation_id>/move-to-dm/",
+        inbox.move_to_dm,
+        name="inbox-move-to-dm",
+    ),
 ]

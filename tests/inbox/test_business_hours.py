@@ -17,7 +17,8 @@ def nine_to_five(tz: str = LONDON, **kwargs: object) -> Schedule:
     return Schedule(tz, tuple(Shift(d, time(9), time(17)) for d in WEEKDAYS), **kwargs)  # type: ignore[arg-type]  # holidays only
 
 
-def at(tz: str, year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+def at(tz: str, *when: int) -> datetime:
+    year, month, day, hour, minute = when
     return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 

@@ -4,6 +4,7 @@ configured)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -41,10 +42,8 @@ def _roundtrip(assignees: tuple[int | None, ...]) -> dict[str, list[dict[str, An
         received: dict[str, list[dict[str, Any]]] = {}
         for name, channel in channels.items():
             received[name] = []
-            try:
+            with contextlib.suppress(TimeoutError):
                 received[name].append(async_to_sync(_receive)(layer, channel))
-            except TimeoutError:
-                pass
         return received
     finally:
         for name, group in groups.items():

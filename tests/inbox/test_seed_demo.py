@@ -254,7 +254,7 @@ def test_demo_agent_signs_in_and_sees_the_inbox(client: Client) -> None:
     seed()
     mine = (
         Conversation.all_tenants.filter(
-            organization__slug="acme", assignee__email="maria@acme.test"
+            organization__slug="acme", assignee__email="maria@acme.test", status="open"
         )
         .select_related("customer")
         .first()
