@@ -279,7 +279,9 @@ class CustomerViewSet(TenantViewSet):
     @extend_schema(responses=s.CustomerDetailSerializer)
     def retrieve(self, request: Request, slug: str, pk: str) -> Response:
         customer = access.customer_get(organization=self.organization, pk=pk)
-        detail = customer_detail(organization=self.organization, customer=customer)
+        detail = customer_detail(
+            organization=self.organization, customer=customer, viewer=self.membership
+        )
         return Response(s.CustomerDetailSerializer(detail).data)
 
     @extend_schema(request=s.CustomerUpdateSerializer, responses=s.CustomerDetailSerializer)
@@ -287,7 +289,9 @@ class CustomerViewSet(TenantViewSet):
         customer = access.customer_get(organization=self.organization, pk=pk)
         data = _valid(s.CustomerUpdateSerializer, request.data, partial=True)
         customer_update(organization=self.organization, customer=customer, **data)
-        detail = customer_detail(organization=self.organization, customer=customer)
+        detail = customer_detail(
+            organization=self.organization, customer=customer, viewer=self.membership
+        )
         return Response(s.CustomerDetailSerializer(detail).data)
 
 

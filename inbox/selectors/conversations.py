@@ -21,6 +21,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from inbox.access import visible_conversations
 from inbox.models import (
     Conversation,
     ConversationRead,
@@ -32,7 +33,6 @@ from inbox.models import (
     MessageDirection,
     MessageKind,
     Organization,
-    Role,
 )
 from inbox.tenancy import scoped
 
@@ -97,9 +97,8 @@ def conversation_list(
         queryset = queryset.filter(assignee__isnull=True)
     elif isinstance(filters.assignee, int):
         queryset = queryset.filter(assignee_id=filters.assignee)
-    if not viewer.has_role(Role.SUPERVISOR) and filters.assignee not in ("me", "unassigned"):
-        # Mirrors access.can_see_conversation: agents see theirs and the unassigned queue.
-        queryset = queryset.filter(Q(assignee_id=viewer.user_id) | Q(assignee__isnull=True))
+    if filters.assignee not in ("me", "unassigned"):
+        queryset = queryset.filter(visible_conversations(viewer))
     if filters.channel_id is not None:
         queryset = queryset.filter(channel_id=filters.channel_id)
     if filters.customer_id is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+from inbox.access import visible_conversations
 from inbox.models import Channel, Conversation, Customer, CustomerIdentity, Membership, Organization
 from inbox.tenancy import scoped
 
@@ -53,14 +54,17 @@ def customer_identities(
 
 
 @scoped
-def customer_detail(*, organization: Organization, customer: Customer) -> Customer:
-    """The customer with identities and every conversation prefetched (two queries)."""
+def customer_detail(
+    *, organization: Organization, customer: Customer, viewer: Membership
+) -> Customer:
+    """The customer with identities and the conversations `viewer` may see (two queries)."""
     return (
         customer_list(organization=organization)
         .prefetch_related(
             Prefetch(
                 "conversations",
                 queryset=Conversation.objects.filter(organization=organization)
+                .filter(visible_conversations(viewer))
                 .select_related("channel")
                 .order_by("-last_message_at", "-id"),
             )

@@ -45,3 +45,17 @@ def test_an_agent_can_hand_a_conversation_to_a_colleague(
     assert response.status_code == 200
     assert response.json()["assignee"] == colleague.user_id
     assert client.get(url).status_code == 404, "now it is the colleague's"
+
+
+def test_the_customer_page_lists_only_conversations_the_agent_may_see(
+    agent: Membership, make_member: Any
+) -> None:
+    colleague = make_member(Role.AGENT, organization=agent.organization)
+    org = agent.organization
+    queue = ConversationFactory(customer__organization=org, assignee=None)
+    ConversationFactory(customer=queue.customer, assignee=colleague.user, status="resolved")
+    url = f"/api/v1/orgs/{org.slug}/customers/{queue.customer_id}/"
+    rows = api_client(agent).get(url).json()["conversations"]
+    assert [row["id"] for row in rows] == [queue.pk]
+    supervisor = make_member(Role.SUPERVISOR, organization=org)
+    assert len(api_client(supervisor).get(url).json()["conversations"]) == 2
