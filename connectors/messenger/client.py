@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from connectors import http
 from connectors.base import (
     DeliveryError,
     OutboundRequest,
@@ -104,30 +104,8 @@ class MetaError:
         return f"{self.code}/{self.subcode}"
 
 
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    """One keep-alive session per thread: a worker sending many replies reuses its TLS
-    connection, and no session is shared between threads (requests does not promise that)."""
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        _local.session = session
-    return session
-
-
-def _succeeded(status: int) -> bool:
-    return HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES
-
-
 def _timeout() -> tuple[float, float]:
     return (CONNECT_TIMEOUT, READ_TIMEOUT)
-
-
-def _token(credentials: Mapping[str, Any]) -> str | None:
-    token = credentials.get("page_access_token")
-    return token if isinstance(token, str) and token else None
 
 
 def send_payload(request: OutboundRequest) -> dict[str, Any]:
@@ -160,14 +138,14 @@ def send(request: OutboundRequest) -> SendResult:
     A read timeout is reported with code "timeout" rather than "network": Meta may have
     delivered the message, so the caller should look for the echo before sending again.
     """
-    token = _token(request.credentials)
+    token = http.credential(request.credentials, "page_access_token")
     if token is None:
         raise PermanentDeliveryError(
             "credentials", "The channel has no page access token: reconnect the channel."
         )
     url = f"{settings.META_GRAPH_URL}/{quote(request.channel_external_id, safe='')}/messages"
     try:
-        response = _session().post(
+        response = http.session().post(
             url,
             json=send_payload(request),
             headers={"Authorization": f"Bearer {token}"},
@@ -182,10 +160,10 @@ def send(request: OutboundRequest) -> SendResult:
             "network", f"Could not reach Messenger ({type(exc).__name__})."
         ) from exc
 
-    if _succeeded(response.status_code):
+    if http.succeeded(response.status_code):
         return _send_result(response)
     error = classify_failure(
-        response.status_code, _json_or_none(response), response.headers, now=time.time()
+        response.status_code, http.json_or_none(response), response.headers, now=time.time()
     )
     logger.info(
         "messenger send of message %s to page %s failed: %s",
@@ -196,15 +174,8 @@ def send(request: OutboundRequest) -> SendResult:
     raise error
 
 
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _send_result(response: requests.Response) -> SendResult:
-    body = _json_or_none(response)
+    body = http.json_or_none(response)
     message_id = body.get("message_id") if isinstance(body, dict) else None
     if not isinstance(message_id, str) or not message_id:
         # Accepted but unidentifiable: retrying is safe because the echo carries our metadata
@@ -322,12 +293,12 @@ def fetch_profile(credentials: Mapping[str, Any], psid: str) -> PersonProfile | 
     Never raises: a missing profile (Meta error 2018218 for accounts made with a phone number),
     a bad token or a network failure must not block storing the customer's message.
     """
-    token = _token(credentials)
+    token = http.credential(credentials, "page_access_token")
     if token is None:
         return None
     url = f"{settings.META_GRAPH_URL}/{quote(psid, safe='')}"
     try:
-        response = _session().get(
+        response = http.session().get(
             url,
             params={"fields": "first_name,last_name,profile_pic"},
             headers={"Authorization": f"Bearer {token}"},
@@ -336,8 +307,8 @@ def fetch_profile(credentials: Mapping[str, Any], psid: str) -> PersonProfile | 
     except requests.RequestException as exc:
         logger.info("messenger profile of %s unavailable: %s", psid, type(exc).__name__)
         return None
-    body = _json_or_none(response)
-    if not _succeeded(response.status_code) or not isinstance(body, dict):
+    body = http.json_or_none(response)
+    if not http.succeeded(response.status_code) or not isinstance(body, dict):
         error = parse_meta_error(body)
         logger.info(
             "messenger profile of %s unavailable: HTTP %s %s",

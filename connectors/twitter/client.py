@@ -8,7 +8,6 @@ when the limit resets in `x-rate-limit-reset`, which becomes `retry_after` for t
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -18,6 +17,7 @@ from urllib.parse import quote, urlencode
 import requests
 from django.conf import settings
 
+from connectors import http
 from connectors.base import (
     DeliveryError,
     OutboundRequest,
@@ -45,36 +45,9 @@ DM_FORBIDDEN_REASON = (
     "or the channel lacks permission to send them."
 )
 
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    """One keep-alive session per thread (requests does not promise a shared one is safe)."""
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        _local.session = session
-    return session
-
-
-def _succeeded(status: int) -> bool:
-    return HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES
-
 
 def _timeout() -> tuple[float, float]:
     return (CONNECT_TIMEOUT, READ_TIMEOUT)
-
-
-def _token(credentials: Mapping[str, Any]) -> str | None:
-    token = credentials.get("access_token")
-    return token if isinstance(token, str) and token else None
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def send(request: OutboundRequest) -> SendResult:
@@ -87,7 +60,7 @@ def send(request: OutboundRequest) -> SendResult:
     A read timeout has code "timeout": X may have accepted the message, so look for the echo
     before sending again.
     """
-    token = _token(request.credentials)
+    token = http.credential(request.credentials, "access_token")
     if token is None:
         raise PermanentDeliveryError(
             "credentials", "The channel has no X access token: reconnect the channel."
@@ -103,7 +76,7 @@ def send(request: OutboundRequest) -> SendResult:
         url = f"{settings.TWITTER_API_URL}/2/dm_conversations/with/{recipient}/messages"
         id_field = "dm_event_id"
     try:
-        response = _session().post(
+        response = http.session().post(
             url,
             json=payload,
             headers={"Authorization": f"Bearer {token}"},
@@ -118,8 +91,8 @@ def send(request: OutboundRequest) -> SendResult:
             "network", f"Could not reach X ({type(exc).__name__})."
         ) from exc
 
-    body = _json_or_none(response)
-    if _succeeded(response.status_code):
+    body = http.json_or_none(response)
+    if http.succeeded(response.status_code):
         data = body.get("data") if isinstance(body, dict) else None
         external_id = data.get(id_field) if isinstance(data, dict) else None
         if not isinstance(external_id, str) or not external_id:
@@ -194,12 +167,12 @@ def fetch_profile(credentials: Mapping[str, Any], user_id: str) -> PersonProfile
     Never raises: a suspended user, a bad token or a network failure must not block storing the
     customer's message.
     """
-    token = _token(credentials)
+    token = http.credential(credentials, "access_token")
     if token is None:
         return None
     url = f"{settings.TWITTER_API_URL}/2/users/{quote(user_id, safe='')}"
     try:
-        response = _session().get(
+        response = http.session().get(
             url,
             params={"user.fields": "profile_image_url,name,username"},
             headers={"Authorization": f"Bearer {token}"},
@@ -208,9 +181,9 @@ def fetch_profile(credentials: Mapping[str, Any], user_id: str) -> PersonProfile
     except requests.RequestException as exc:
         logger.info("x profile of %s unavailable: %s", user_id, type(exc).__name__)
         return None
-    body = _json_or_none(response)
+    body = http.json_or_none(response)
     data = body.get("data") if isinstance(body, dict) else None
-    if not _succeeded(response.status_code) or not isinstance(data, dict):
+    if not http.succeeded(response.status_code) or not isinstance(data, dict):
         logger.info(
             "x profile of %s unavailable: HTTP %s %s",
             user_id,
