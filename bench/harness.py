@@ -34,6 +34,7 @@ from django.db import connection
 
 from bench import django_env  # noqa: F401  # sets Django up: must precede the model imports
 from config.celery import app as celery_app
+from connectors.fake_platform import GRAPH_VERSION
 from inbox.models import Channel, Organization
 from inbox.services.channels import channel_create
 from inbox.services.organizations import organization_create
@@ -214,6 +215,27 @@ def celery_command(name: str, concurrency: int) -> list[str]:
     )
 
 
+def fake_platforms_command(port: int) -> list[str]:
+    return python("manage.py", "fake_platforms", "--port", str(port))
+
+
+def fake_platform_urls(port: int) -> dict[str, str]:
+    """Settings that send every platform call to the fake platforms on `port`."""
+    return {
+        "META_GRAPH_URL": f"http://127.0.0.1:{port}/{GRAPH_VERSION}",
+        "TWITTER_API_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that the children are stopped on the way out."""
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def wait_for_port(port: int, processes: Processes, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -226,11 +248,11 @@ def wait_for_port(port: int, processes: Processes, timeout: float = 60.0) -> Non
 
 def wait_for_workers(names: Sequence[str], processes: Processes, timeout: float = 60.0) -> None:
     """Block until every named Celery worker answers a ping (it consumes the queue then)."""
-    wanted = {name for name in names}
+    wanted = set(names)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         processes.check()
-        replies = celery_app.control.ping(timeout=0.5)
+        replies = celery_app.control.ping(timeout=0.5) or []
         answered = {node.split("@", 1)[0] for reply in replies for node in reply}
         if wanted <= answered:
             return
@@ -240,7 +262,8 @@ def wait_for_workers(names: Sequence[str], processes: Processes, timeout: float 
 def purge_queue() -> int:
     """Drop tasks a previous, interrupted run left in our queue."""
     with celery_app.connection_for_write() as conn:
-        purged: int = conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE) or 0
+        channel = conn.default_channel
+        purged: int = channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE) or 0  # type: ignore[attr-defined]  # kombu's virtual channels have it; the stubs' base class does not
         return purged
 
 

@@ -181,6 +181,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-webhook-events": {"task": "connectors.sweep_webhook_events", "schedule": 15.0},
     "sweep-deliveries": {"task": "inbox.sweep_deliveries", "schedule": 5.0},
+    # SLA warnings and breaches, snoozes, follow-ups, auto-resolve: each takes effect within
+    # about a second of its time. A run that waited in the queue longer than a few seconds is
+    # dropped: the next one does the same work.
+    "sweep-timers": {
+        "task": "inbox.sweep_timers",
+        "schedule": 1.0,
+        "options": {"expires": 5.0},
+    },
 }
 
 REST_FRAMEWORK = {

@@ -1,7 +1,8 @@
 """From a verified POST to domain rows: store, route, process, retry.
 
-`accept` runs inside the webhook request and must stay cheap: one INSERT makes the raw event
-durable, a parse decides 400 / ignored / accepted; the caller then enqueues `process`.
+`accept` runs inside the webhook request and must stay cheap: a parse decides 400 / ignored /
+accepted, one INSERT makes the raw event durable with that verdict; the caller then enqueues
+`process`.
 `process` runs in a Celery worker (or inline when Celery is eager) and is idempotent: every
 service it calls is keyed on platform ids, so a retry or a replay never doubles anything.
 """
@@ -35,13 +36,12 @@ from inbox.services.customers import Profile
 from inbox.services.delivery import messages_mark_watermark
 from inbox.services.messages import message_receive, message_record_echo
 from inbox.services.webhooks import (
+    channel_routes,
     channel_touch,
     channels_for,
     retry_delay,
     webhook_event_finish,
-    webhook_event_mark,
     webhook_event_record,
-    webhook_event_route,
 )
 from inbox.untrusted import clean_json, clean_text, storable_profile
 
@@ -55,19 +55,40 @@ class Outcome(Enum):
 
 
 def accept(*, kind: str, body: bytes, headers: Mapping[str, str]) -> tuple[WebhookEvent, Outcome]:
-    """Store a verified POST, then decide what it is. The caller answers 200 unless INVALID."""
+    """Decide what a verified POST is and store it with that verdict in one INSERT, committed
+    on return. The caller answers 200 unless INVALID, and enqueues ACCEPTED events.
+
+    Whatever fails while deciding, the raw POST is stored (unrouted, for the sweep or a replay)
+    before the error is raised: an event is never lost, and the platform retries on a 500.
+    """
     connector = connector_for(kind)
-    event = webhook_event_record(kind=kind, body=body, headers=headers)
     try:
         parsed = connector.parse(body)
+        channels = channel_routes(kind=kind, external_ids=_channel_ids(parsed))
     except InvalidPayloadError as exc:
-        webhook_event_mark(event, status=WebhookEventStatus.FAILED, error=f"invalid payload: {exc}")
-        return event, Outcome.INVALID
-    channels = channels_for(kind=kind, external_ids=_channel_ids(parsed))
+        failed = webhook_event_record(
+            kind=kind,
+            body=body,
+            headers=headers,
+            status=WebhookEventStatus.FAILED,
+            error=f"invalid payload: {exc}",
+        )
+        return failed, Outcome.INVALID
+    except Exception:
+        webhook_event_record(kind=kind, body=body, headers=headers)
+        raise
     if not channels:
-        webhook_event_mark(event, status=WebhookEventStatus.IGNORED, error="no channel claims it")
-        return event, Outcome.IGNORED
-    webhook_event_route(event, channels.values())
+        ignored = webhook_event_record(
+            kind=kind,
+            body=body,
+            headers=headers,
+            status=WebhookEventStatus.IGNORED,
+            error="no channel claims it",
+        )
+        return ignored, Outcome.IGNORED
+    # The event belongs to a tenant when the whole POST is for one channel.
+    only = next(iter(channels.values())) if len(channels) == 1 else None
+    event = webhook_event_record(kind=kind, body=body, headers=headers, channel=only)
     return event, Outcome.ACCEPTED
 
 

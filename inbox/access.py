@@ -12,13 +12,16 @@ from django.db.models import Q
 
 from inbox.errors import ForbiddenError, NotFoundError
 from inbox.models import (
+    BusinessHours,
     Channel,
     Conversation,
     Customer,
+    FollowUp,
     Membership,
     Message,
     Organization,
     Role,
+    SLAPolicy,
     User,
 )
 from inbox.tenancy import scoped
@@ -132,3 +135,29 @@ def message_get(*, organization: Organization, conversation: Conversation, pk: A
     if message is None:
         raise NotFoundError()
     return message
+
+
+@scoped
+def sla_policy_get(*, organization: Organization, pk: Any) -> SLAPolicy:
+    policy = SLAPolicy.objects.filter(organization=organization, pk=_pk(pk)).first()
+    if policy is None:
+        raise NotFoundError()
+    return policy
+
+
+@scoped
+def business_hours_get(*, organization: Organization, pk: Any) -> BusinessHours:
+    hours = BusinessHours.objects.filter(organization=organization, pk=_pk(pk)).first()
+    if hours is None:
+        raise NotFoundError()
+    return hours
+
+
+@scoped
+def follow_up_get(*, organization: Organization, conversation: Conversation, pk: Any) -> FollowUp:
+    follow_up = FollowUp.objects.filter(
+        organization=organization, conversation=conversation, pk=_pk(pk)
+    ).first()
+    if follow_up is None:
+        raise NotFoundError()
+    return follow_up

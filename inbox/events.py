@@ -16,13 +16,15 @@ from django.db import transaction
 from inbox import realtime
 
 if TYPE_CHECKING:
-    from inbox.models import Conversation, Message
+    from inbox.models import Conversation, Message, SLAClock
 
 EventName = Literal[
     "message.created",
     "message.updated",
     "conversation.created",
     "conversation.updated",
+    "sla.warning",
+    "sla.breached",
 ]
 
 
@@ -106,4 +108,25 @@ def conversation_updated(
         assignees=_audience(
             conversation, previous=previous_assignee_id, handed_over="assignee" in changed
         ),
+    )
+
+
+def sla_deadline(
+    name: Literal["sla.warning", "sla.breached"], clock: SLAClock, assignee_id: int | None
+) -> Event:
+    """A clock passed its warning threshold or its deadline (published once per deadline).
+    The audience is the assignee (the queue when unassigned) and the supervisors."""
+    return Event(
+        name=name,
+        organization_id=clock.organization_id,
+        conversation_id=clock.conversation_id,
+        payload={
+            "id": clock.conversation_id,
+            "conversation_id": clock.conversation_id,
+            "clock_id": clock.pk,
+            "metric": clock.metric,
+            "due_at": clock.due_at.isoformat() if clock.due_at else None,
+            "policy": clock.policy_id,
+        },
+        assignees=(assignee_id,),
     )

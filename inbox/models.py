@@ -7,6 +7,7 @@ Every tenant-owned row carries `organization`; its default manager is fail-close
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -64,7 +65,21 @@ class Organization(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     # Source of the per-organization conversation number; bumped under a row lock.
     last_conversation_number = models.PositiveIntegerField(default=0)
+    # Optional: resolve conversations left pending this many days (None: never).
+    auto_resolve_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    auto_resolve_message = models.TextField(
+        blank=True, help_text="Sent when a pending conversation is auto-resolved, window allowing"
+    )
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(auto_resolve_after_days__isnull=True)
+                | Q(auto_resolve_after_days__gte=1),
+                name="organization_auto_resolve_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug
@@ -235,6 +250,18 @@ class Conversation(models.Model):
     waiting_since = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The SLA of the current cycle, summarised from its clocks (inbox.services.sla): the policy,
+    # the cycle number (0: no clock ever started), the earliest deadline still owed (running,
+    # warning or breached clocks) and the most urgent state.
+    sla_policy = models.ForeignKey(
+        "SLAPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sla_cycle = models.PositiveIntegerField(default=0)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_state = models.CharField(max_length=8, blank=True)
+    pending_since = models.DateTimeField(null=True, blank=True)
+    # pending_since plus the organization's auto-resolve delay, while pending (the sweep's key).
+    auto_resolve_at = models.DateTimeField(null=True, blank=True)
     source = models.JSONField(default=dict, blank=True, help_text="Referral / Message-us origin")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -279,6 +306,28 @@ class Conversation(models.Model):
             models.Index(
                 fields=["organization", "channel", "-last_message_at"],
                 name="conversation_org_channel",
+            ),
+            # "Next SLA deadline first" (ordering=sla_due_at) and the due-within filter.
+            models.Index(
+                fields=["organization", "sla_due_at", "id"], name="conversation_org_sla_due"
+            ),
+            # The sla=breached|warning filters: few rows, newest activity first.
+            models.Index(
+                fields=["organization", "sla_state", "-last_message_at", "-id"],
+                condition=Q(sla_state__in=["warning", "breached"]),
+                name="conversation_org_sla_attention",
+            ),
+            # Sweep indexes (all tenants at once, partial, so they hold only what can come due):
+            # snoozes to wake, pending conversations to auto-resolve.
+            models.Index(
+                fields=["snoozed_until"],
+                condition=Q(status="snoozed"),
+                name="conversation_snooze_due",
+            ),
+            models.Index(
+                fields=["auto_resolve_at"],
+                condition=Q(status="pending", auto_resolve_at__isnull=False),
+                name="conversation_auto_resolve_due",
             ),
         ]
 
@@ -391,6 +440,246 @@ class ConversationRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} read {self.conversation_id} to {self.last_read_message_id}"
+
+
+class SLAMetric(models.TextChoices):
+    FIRST_RESPONSE = "first_response"
+    NEXT_RESPONSE = "next_response"
+    RESOLUTION = "resolution"
+
+
+class SLAEscalation(models.TextChoices):
+    """What a breach does besides telling the assignee and the supervisors (the event)."""
+
+    NOTIFY = "notify", "Notify the assignee and supervisors"
+    RAISE_PRIORITY = "raise_priority", "Also raise the priority one step"
+    UNASSIGN = "unassign", "Also hand it back to the unassigned queue"
+
+
+class SLAPolicy(models.Model):
+    """Response and resolution targets, and the conditions that select them.
+
+    The first policy in `position` order whose conditions all hold applies (an empty condition
+    holds for everything); the organization's default policy applies when none does, and has
+    no conditions of its own. Targets count calendar time, or the business hours of the
+    conversation's channel (else the organization's) when `use_business_hours` is set.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    name = models.CharField(max_length=100)
+    is_default = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0, help_text="Lower is tried first")
+    first_response_minutes = models.PositiveIntegerField()
+    next_response_minutes = models.PositiveIntegerField()
+    resolution_minutes = models.PositiveIntegerField()
+    warning_percent = models.PositiveSmallIntegerField(
+        default=75, help_text="Warn when this share of a target has run"
+    )
+    use_business_hours = models.BooleanField(default=False)
+    escalation = models.CharField(
+        max_length=16, choices=SLAEscalation.choices, default=SLAEscalation.NOTIFY
+    )
+    # Conditions.
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    priorities = models.JSONField(default=list, blank=True, help_text="Any of these priorities")
+    tiers = models.JSONField(default=list, blank=True, help_text="Any of these customer tiers")
+    active_from = models.TimeField(null=True, blank=True, help_text="Local time of day")
+    active_until = models.TimeField(null=True, blank=True, help_text="Local time of day")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager["SLAPolicy"]()
+    all_tenants = AllTenantsManager["SLAPolicy"]()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(is_default=True),
+                name="sla_policy_one_default",
+            ),
+            models.CheckConstraint(
+                condition=Q(first_response_minutes__gte=1)
+                & Q(next_response_minutes__gte=1)
+                & Q(resolution_minutes__gte=1),
+                name="sla_policy_targets_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(warning_percent__gte=1) & Q(warning_percent__lte=100),
+                name="sla_policy_warning_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(active_from__isnull=True, active_until__isnull=True)
+                | Q(active_from__isnull=False, active_until__isnull=False),
+                name="sla_policy_window_both_ends",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "position", "id"], name="sla_policy_org_order"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BusinessHours(models.Model):
+    """When the team works: a time zone, weekly shifts and dated holidays, for the whole
+    organization (`channel` empty) or one channel. `schedule` is what
+    inbox.business_hours.Schedule.from_json reads:
+    `{"shifts": [{"weekday": 0, "start": "09:00", "end": "17:00"}], "holidays": ["2026-12-25"]}`.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    schedule = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager["BusinessHours"]()
+    all_tenants = AllTenantsManager["BusinessHours"]()
+
+    class Meta:
+        verbose_name_plural = "business hours"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(channel__isnull=True),
+                name="business_hours_one_per_organization",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "channel"],
+                condition=Q(channel__isnull=False),
+                name="business_hours_one_per_channel",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"business hours of {self.channel_id or 'organization'} {self.organization_id}"
+
+
+class SLAClockState(models.TextChoices):
+    RUNNING = "running"
+    WARNING = "warning"
+    BREACHED = "breached"
+    PAUSED = "paused"
+    MET = "met"
+
+
+class SLAClock(models.Model):
+    """One SLA target of one conversation cycle, counting down.
+
+    A running clock counts from `running_since`, having already `consumed` some of its target
+    before a pause; `due_at` and `warn_at` are when the target and the warning threshold run
+    out (working time with business hours). Paused clocks have no deadline. Next response is
+    one clock per cycle that starts again each time the customer writes after an agent reply.
+    The sweep moves running clocks to warning and breached with conditional updates, so each
+    deadline is announced once (inbox.services.sla).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="sla_clocks"
+    )
+    metric = models.CharField(max_length=16, choices=SLAMetric.choices)
+    cycle = models.PositiveIntegerField()
+    policy = models.ForeignKey(
+        SLAPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target = models.DurationField()
+    started_at = models.DateTimeField()
+    running_since = models.DateTimeField(null=True, blank=True)
+    consumed = models.DurationField(default=timedelta)
+    due_at = models.DateTimeField(null=True, blank=True)
+    warn_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(
+        max_length=8, choices=SLAClockState.choices, default=SLAClockState.RUNNING
+    )
+    warned_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    met_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager["SLAClock"]()
+    all_tenants = AllTenantsManager["SLAClock"]()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "cycle", "metric"], name="sla_clock_unique_metric"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=["running", "warning"])
+                | Q(running_since__isnull=False, due_at__isnull=False, warn_at__isnull=False),
+                name="sla_clock_running_has_deadline",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "conversation", "cycle"], name="sla_clock_org_conversation"
+            ),
+            # Sweep indexes (all tenants at once, partial: only clocks that can still come due,
+            # so the sweep reads what is due and nothing else).
+            models.Index(
+                fields=["warn_at"], condition=Q(state="running"), name="sla_clock_warn_due"
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=Q(state__in=["running", "warning"]),
+                name="sla_clock_breach_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of {self.conversation_id} ({self.state})"
+
+
+class FollowUp(models.Model):
+    """ "Check on this at <at>": the conversation reopens then, goes back to `assign_back_to`
+    (the agent who set it) if they are still a member, and shows `note` as an internal note.
+    Done or cancelled once, never both."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="follow_ups"
+    )
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assign_back_to = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager["FollowUp"]()
+    all_tenants = AllTenantsManager["FollowUp"]()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(done_at__isnull=True) | Q(cancelled_at__isnull=True),
+                name="follow_up_done_or_cancelled",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "conversation", "at"], name="follow_up_org_conversation"
+            ),
+            # Sweep index (all tenants at once): follow-ups still to do.
+            models.Index(
+                fields=["at"],
+                condition=Q(done_at__isnull=True, cancelled_at__isnull=True),
+                name="follow_up_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"follow-up of {self.conversation_id} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -228,7 +228,15 @@ def publish(event: Event) -> None:
         if layer is None:
             return
         message = {**logged.frame(), "type": "parley.event"}
-        for group in audience_groups(event.organization_id, event.assignees):
-            async_to_sync(layer.group_send)(group, message)
+        # One trip into async code for all the groups: from sync code each async_to_sync call
+        # starts an event loop in a new thread, and the Redis layer a connection for that loop.
+        async_to_sync(_send_to_groups)(
+            layer, audience_groups(event.organization_id, event.assignees), message
+        )
     except Exception:
         logger.exception("realtime publish failed for %s", event.name)
+
+
+async def _send_to_groups(layer: Any, groups: list[str], message: dict[str, Any]) -> None:
+    for group in groups:
+        await layer.group_send(group, message)

@@ -18,7 +18,14 @@ from connectors.base import (
     SendResult,
 )
 from connectors.registry import connector_for
-from inbox.models import CustomerIdentity, Delivery, DeliveryStatus, Message, MessageStatus
+from inbox.models import (
+    CustomerIdentity,
+    Delivery,
+    DeliveryStatus,
+    Message,
+    MessageStatus,
+    Organization,
+)
 from inbox.selectors.messages import delivery_context
 from inbox.services.customers import customer_identify
 from inbox.services.delivery import (
@@ -31,6 +38,8 @@ from inbox.services.delivery import (
     message_mark_sent,
 )
 from inbox.services.messages import reply_window
+from inbox.services.sla import sla_recompute_organization as recompute_organization
+from inbox.services.timers import timers_run_due
 from inbox.tenancy import tenant_scope
 from inbox.untrusted import storable_profile
 
@@ -171,3 +180,30 @@ def fetch_customer_profile(organization_id: int, identity_id: int) -> bool:
             profile=storable_profile(found),
         )
         return True
+
+
+@shared_task(name="inbox.sweep_timers", ignore_result=True)
+def sweep_timers() -> dict[str, int]:
+    """Everything whose time has come: SLA breaches (with their escalation) and warnings,
+    snoozes, follow-ups, auto-resolve. Beat runs it every second; it reads only due rows
+    through partial indexes, and each item is claimed once, so overlapping runs are harmless.
+    """
+    result = timers_run_due()
+    if result.total():
+        logger.info("timers: %s", result)
+    return {
+        "breached": result.breached,
+        "warned": result.warned,
+        "woken": result.woken,
+        "followed_up": result.followed_up,
+        "auto_resolved": result.auto_resolved,
+    }
+
+
+@shared_task(name="inbox.sla_recompute_organization", ignore_result=True)
+def sla_recompute_organization(organization_id: int) -> int:
+    """Re-time the organization's running SLA clocks after its policies or hours changed."""
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return 0
+    return recompute_organization(organization=organization)

@@ -11,19 +11,26 @@ from django.db import models
 from django.utils import timezone
 
 from inbox.models import (
+    BusinessHours,
     Channel,
     ChannelKind,
     Conversation,
     Customer,
     CustomerIdentity,
+    FollowUp,
     Membership,
     Message,
     MessageDirection,
     MessageStatus,
     Organization,
     Role,
+    SLAClock,
+    SLAClockState,
+    SLAMetric,
+    SLAPolicy,
     User,
 )
+from inbox.services.sla import summary
 
 PASSWORD = "correct horse battery staple"
 
@@ -146,3 +153,71 @@ class MessageFactory(TenantFactory):
     text = factory.Faker("sentence")
     sent_at = factory.LazyFunction(timezone.now)
     external_id = factory.Sequence(lambda n: f"m_{n}")
+
+
+class SLAPolicyFactory(TenantFactory):
+    class Meta:
+        model = SLAPolicy
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Policy {n}")
+    is_default = True
+    first_response_minutes = 15
+    next_response_minutes = 15
+    resolution_minutes = 24 * 60
+
+
+class BusinessHoursFactory(TenantFactory):
+    class Meta:
+        model = BusinessHours
+
+    organization = factory.SubFactory(OrganizationFactory)
+    time_zone = "Europe/London"
+    schedule = factory.LazyFunction(
+        lambda: {
+            "shifts": [{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(5)],
+            "holidays": [],
+        }
+    )
+
+
+class SLAClockFactory(TenantFactory):
+    """A running first-response clock, made part of the conversation's current cycle (its
+    summary updated as the SLA service would)."""
+
+    class Meta:
+        model = SLAClock
+        skip_postgeneration_save = True
+
+    conversation = factory.SubFactory(ConversationFactory)
+    organization = factory.LazyAttribute(lambda o: o.conversation.organization)
+    metric = SLAMetric.FIRST_RESPONSE
+    cycle = 1
+    target = timedelta(minutes=15)
+    started_at = factory.LazyFunction(timezone.now)
+    running_since = factory.LazyAttribute(lambda o: o.started_at)
+    due_at = factory.LazyAttribute(lambda o: o.started_at + o.target)
+    warn_at = factory.LazyAttribute(lambda o: o.started_at + o.target * 3 / 4)
+    state = SLAClockState.RUNNING
+
+    @factory.post_generation  # type: ignore[untyped-decorator]  # factory_boy is untyped
+    def current(obj: SLAClock, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805  # factory_boy's hook
+        """Make the clock's cycle the conversation's current one, with its summary."""
+        if not create:
+            return
+        clocks = SLAClock.all_tenants.filter(conversation_id=obj.conversation_id, cycle=obj.cycle)
+        due, state = summary(clocks)
+        fields = {"sla_cycle": obj.cycle, "sla_due_at": due, "sla_state": state}
+        Conversation.all_tenants.filter(pk=obj.conversation_id).update(**fields)
+        for name, value in fields.items():
+            setattr(obj.conversation, name, value)
+
+
+class FollowUpFactory(TenantFactory):
+    class Meta:
+        model = FollowUp
+
+    conversation = factory.SubFactory(ConversationFactory)
+    organization = factory.LazyAttribute(lambda o: o.conversation.organization)
+    at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    note = "Check whether the part arrived"

@@ -56,6 +56,7 @@ def _signature_matches(body: bytes, header: str | None, secret: str) -> bool:
     # Compare bytes: compare_digest refuses non-ASCII str, and a header is attacker-controlled.
     return hmac.compare_digest(header.encode("utf-8", "surrogatepass"), expected)
 
+
 # X's tokens are short base64 strings; anything else (a JSON body, say) is refused.
 CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{1,256}")
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, OrderBy, Q
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -48,12 +48,28 @@ def _decode(cursor: str) -> tuple[list[Any], bool]:
 
 class KeysetPagination:
     """Paginate by `ordering`: a unique field, or a sort field then "id" (same direction);
-    "-" marks descending."""
+    "-" marks descending. With `nulls_last`, the sort field may be NULL and those rows come
+    after all others (in the walk's forward direction), ordered by id."""
 
-    def __init__(self, ordering: tuple[str] | tuple[str, str]) -> None:
+    def __init__(self, ordering: tuple[str] | tuple[str, str], *, nulls_last: bool = False) -> None:
         self.ordering = ordering
         self.fields = [name.lstrip("-") for name in ordering]
         self.descending = ordering[0].startswith("-")
+        self.nulls_last = nulls_last and len(ordering) == 2  # noqa: PLR2004  # field, then id
+
+    def _order(self, *, reverse: bool) -> list[str | OrderBy]:
+        names = [
+            (name[1:] if name.startswith("-") else f"-{name}") if reverse else name
+            for name in self.ordering
+        ]
+        if not self.nulls_last:
+            return list(names)
+        first = names[0]
+        column = F(first.lstrip("-"))
+        # Forward: NULLs last; walking back: NULLs first.
+        nulls: dict[str, bool] = {"nulls_first": True} if reverse else {"nulls_last": True}
+        expression = column.desc(**nulls) if first.startswith("-") else column.asc(**nulls)
+        return [expression, names[1]]
 
     def _page_size(self, request: Request) -> int:
         raw = request.query_params.get("page_size")
@@ -71,9 +87,11 @@ class KeysetPagination:
         if len(values) != len(self.fields):
             raise ValidationError({"cursor": ["Invalid cursor."]})
         parsed: list[Any] = []
-        for name, value in zip(self.fields, values, strict=True):
+        for index, (name, value) in enumerate(zip(self.fields, values, strict=True)):
             field = model._meta.get_field(name)
-            if isinstance(field, models.DateTimeField):
+            if value is None and self.nulls_last and index == 0:
+                parsed.append(None)
+            elif isinstance(field, models.DateTimeField):
                 when = parse_datetime(value) if isinstance(value, str) else None
                 if when is None:
                     raise ValidationError({"cursor": ["Invalid cursor."]})
@@ -95,10 +113,22 @@ class KeysetPagination:
         if len(self.fields) == 1:
             return Q(**{f"{self.fields[0]}__{op}": values[0]})
         (first, second), (x, y) = self.fields, values
+        if self.nulls_last:
+            return self._after_nullable(first, second, x, y, op=op, forward=forward)
         bound = "lte" if smaller else "gte"
         return Q(**{f"{first}__{bound}": x}) & (
             Q(**{f"{first}__{op}": x}) | Q(**{first: x, f"{second}__{op}": y})
         )
+
+    @staticmethod
+    def _after_nullable(first: str, second: str, x: Any, y: Any, *, op: str, forward: bool) -> Q:
+        """As _after, where NULLs of `first` sort after every value going forward."""
+        null = Q(**{f"{first}__isnull": True})
+        if x is None:
+            among_nulls = null & Q(**{f"{second}__{op}": y})
+            return among_nulls if forward else ~null | among_nulls
+        later = Q(**{f"{first}__{op}": x}) | Q(**{first: x, f"{second}__{op}": y})
+        return later | null if forward else later
 
     def paginate(
         self, queryset: models.QuerySet[M], request: Request
@@ -106,7 +136,8 @@ class KeysetPagination:
         """Returns (rows, next cursor, previous cursor)."""
         size = self._page_size(request)
         cursor = request.query_params.get("cursor")
-        reverse = [name[1:] if name.startswith("-") else f"-{name}" for name in self.ordering]
+        reverse = self._order(reverse=True)
+        forward = self._order(reverse=False)
         nxt: str | None
         prev: str | None
         if cursor:
@@ -124,7 +155,7 @@ class KeysetPagination:
                     else _encode(values, backwards=False)
                 )
                 return rows, nxt, prev
-            rows = list(queryset.filter(condition).order_by(*self.ordering)[: size + 1])
+            rows = list(queryset.filter(condition).order_by(*forward)[: size + 1])
             more_after = len(rows) > size
             rows = rows[:size]
             nxt = self._cursor(rows[-1], backwards=False) if more_after else None
@@ -132,7 +163,7 @@ class KeysetPagination:
                 self._cursor(rows[0], backwards=True) if rows else _encode(values, backwards=True)
             )
             return rows, nxt, prev
-        rows = list(queryset.order_by(*self.ordering)[: size + 1])
+        rows = list(queryset.order_by(*forward)[: size + 1])
         more_after = len(rows) > size
         rows = rows[:size]
         return rows, (self._cursor(rows[-1], backwards=False) if more_after else None), None

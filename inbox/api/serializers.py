@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from inbox.models import (
+    BusinessHours,
     Channel,
     ChannelKind,
     ChannelStatus,
@@ -14,11 +15,16 @@ from inbox.models import (
     ConversationStatus,
     Customer,
     CustomerIdentity,
+    FollowUp,
     Membership,
     Message,
     MessageKind,
+    Organization,
     Priority,
     Role,
+    SLAClock,
+    SLAEscalation,
+    SLAPolicy,
     Visibility,
 )
 from inbox.services.messages import reply_window
@@ -66,12 +72,25 @@ class WindowSerializer(serializers.Serializer[Any]):
     closes_at = serializers.DateTimeField(allow_null=True)
 
 
+class SLAClockSerializer(serializers.ModelSerializer[SLAClock]):
+    """One clock of the current cycle. `due_at` is null while paused; a met clock keeps the
+    deadline it met."""
+
+    policy = serializers.IntegerField(source="policy_id", allow_null=True)
+
+    class Meta:
+        model = SLAClock
+        fields = ["metric", "due_at", "state", "policy"]
+
+
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
     customer = CustomerRefSerializer()
     channel = ChannelRefSerializer()
     assignee = serializers.IntegerField(source="assignee_id", allow_null=True)
     last_message = serializers.CharField(source="last_message_preview")
     window = serializers.SerializerMethodField()
+    # Loaded by the selector (conversation_list's prefetch, or current_sla_clocks).
+    sla = SLAClockSerializer(source="current_sla_clocks", many=True, read_only=True)
 
     class Meta:
         model = Conversation
@@ -94,6 +113,8 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "source",
             "created_at",
             "window",
+            "sla",
+            "sla_due_at",
         ]
 
     def get_window(self, conversation: Conversation) -> dict[str, Any]:
@@ -167,6 +188,89 @@ class MemberSerializer(serializers.ModelSerializer[Membership]):
         fields = ["user_id", "email", "name", "role"]
 
 
+class SLAPolicySerializer(serializers.ModelSerializer[SLAPolicy]):
+    channel = serializers.IntegerField(source="channel_id", allow_null=True)
+
+    class Meta:
+        model = SLAPolicy
+        fields = [
+            "id",
+            "name",
+            "is_default",
+            "position",
+            "first_response_minutes",
+            "next_response_minutes",
+            "resolution_minutes",
+            "warning_percent",
+            "use_business_hours",
+            "escalation",
+            "channel",
+            "priorities",
+            "tiers",
+            "active_from",
+            "active_until",
+            "created_at",
+        ]
+
+
+class ShiftSerializer(serializers.Serializer[Any]):
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 is Monday")
+    start = serializers.TimeField(format="%H:%M")
+    end = serializers.TimeField(format="%H:%M", help_text="Before `start`: past midnight")
+
+
+class BusinessHoursSerializer(serializers.ModelSerializer[BusinessHours]):
+    channel = serializers.IntegerField(source="channel_id", allow_null=True)
+    shifts = serializers.SerializerMethodField()
+    holidays = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BusinessHours
+        fields = ["id", "channel", "time_zone", "shifts", "holidays", "updated_at"]
+
+    def get_shifts(self, hours: BusinessHours) -> list[dict[str, Any]]:
+        return list((hours.schedule or {}).get("shifts", []))
+
+    def get_holidays(self, hours: BusinessHours) -> list[str]:
+        return list((hours.schedule or {}).get("holidays", []))
+
+
+class FollowUpSerializer(serializers.ModelSerializer[FollowUp]):
+    conversation = serializers.IntegerField(source="conversation_id")
+    created_by = serializers.IntegerField(source="created_by_id", allow_null=True)
+    assign_back_to = serializers.IntegerField(source="assign_back_to_id", allow_null=True)
+    state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FollowUp
+        fields = [
+            "id",
+            "conversation",
+            "at",
+            "note",
+            "state",
+            "created_by",
+            "assign_back_to",
+            "created_at",
+            "done_at",
+            "cancelled_at",
+        ]
+
+    def get_state(self, follow_up: FollowUp) -> str:
+        if follow_up.cancelled_at is not None:
+            return "cancelled"
+        return "done" if follow_up.done_at is not None else "scheduled"
+
+
+class AutoResolveSerializer(serializers.ModelSerializer[Organization]):
+    after_days = serializers.IntegerField(source="auto_resolve_after_days", allow_null=True)
+    message = serializers.CharField(source="auto_resolve_message")
+
+    class Meta:
+        model = Organization
+        fields = ["after_days", "message"]
+
+
 # ---- inputs --------------------------------------------------------------------------------
 
 
@@ -228,3 +332,45 @@ class MemberCreateSerializer(serializers.Serializer[Any]):
 
 class MemberUpdateSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class SLAPolicyInputSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    is_default = serializers.BooleanField(required=False)
+    position = serializers.IntegerField(min_value=0, required=False)
+    first_response_minutes = serializers.IntegerField(min_value=1)
+    next_response_minutes = serializers.IntegerField(min_value=1)
+    resolution_minutes = serializers.IntegerField(min_value=1)
+    warning_percent = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    use_business_hours = serializers.BooleanField(required=False)
+    escalation = serializers.ChoiceField(choices=SLAEscalation.choices, required=False)
+    channel = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    priorities = serializers.ListField(
+        child=serializers.ChoiceField(choices=Priority.choices), required=False
+    )
+    tiers = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, max_length=50
+    )
+    active_from = serializers.TimeField(allow_null=True, required=False)
+    active_until = serializers.TimeField(allow_null=True, required=False)
+
+
+class BusinessHoursInputSerializer(serializers.Serializer[Any]):
+    channel = serializers.IntegerField(min_value=1, allow_null=True, required=False, default=None)
+    time_zone = serializers.CharField(max_length=64)
+    shifts = ShiftSerializer(many=True)
+    holidays = serializers.ListField(child=serializers.DateField(), required=False, default=list)
+
+
+class FollowUpCreateSerializer(serializers.Serializer[Any]):
+    at = serializers.DateTimeField()
+    note = serializers.CharField(
+        max_length=2000, allow_blank=True, required=False, default="", trim_whitespace=False
+    )
+
+
+class AutoResolveInputSerializer(serializers.Serializer[Any]):
+    after_days = serializers.IntegerField(
+        min_value=1, max_value=365, allow_null=True, required=False
+    )
+    message = serializers.CharField(max_length=2000, allow_blank=True, required=False)

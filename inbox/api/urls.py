@@ -37,6 +37,16 @@ tenant_patterns = [
         views.MessageViewSet.as_view({"post": "retry"}),
         name="message-retry",
     ),
+    path(
+        "conversations/<str:conversation_pk>/follow-ups/",
+        views.FollowUpViewSet.as_view(LIST),
+        name="follow-up-list",
+    ),
+    path(
+        "conversations/<str:conversation_pk>/follow-ups/<str:pk>/",
+        views.FollowUpViewSet.as_view({"delete": "destroy"}),
+        name="follow-up-detail",
+    ),
     path("customers/", views.CustomerViewSet.as_view({"get": "list"}), name="customer-list"),
     path(
         "customers/<str:pk>/",
@@ -50,6 +60,25 @@ tenant_patterns = [
             {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
         ),
         name="member-detail",
+    ),
+    path("sla-policies/", views.SLAPolicyViewSet.as_view(LIST), name="sla-policy-list"),
+    path(
+        "sla-policies/<str:pk>/",
+        views.SLAPolicyViewSet.as_view({**DETAIL, "delete": "destroy"}),
+        name="sla-policy-detail",
+    ),
+    path("business-hours/", views.BusinessHoursViewSet.as_view(LIST), name="business-hours-list"),
+    path(
+        "business-hours/<str:pk>/",
+        views.BusinessHoursViewSet.as_view({**DETAIL, "delete": "destroy"}),
+        name="business-hours-detail",
+    ),
+    path(
+        "auto-resolve/",
+        views.AutoResolveViewSet.as_view(
+            {"get": "retrieve", "patch": "partial_update", "put": "update"}
+        ),
+        name="auto-resolve",
     ),
 ]
 

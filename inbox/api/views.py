@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Any
 
 from django.contrib.auth import authenticate
@@ -20,7 +21,13 @@ from inbox.api.base import TenantViewSet
 from inbox.api.pagination import KeysetPagination
 from inbox.api.tokens import token_for
 from inbox.models import ConversationStatus, MessageKind, Role, User
-from inbox.selectors.conversations import ConversationFilters, conversation_list
+from inbox.selectors.conversations import (
+    ConversationFilters,
+    ConversationOrder,
+    SLAFilter,
+    conversation_list,
+    current_sla_clocks,
+)
 from inbox.selectors.directory import (
     channel_list,
     customer_detail,
@@ -28,12 +35,23 @@ from inbox.selectors.directory import (
     member_list,
 )
 from inbox.selectors.messages import message_list
+from inbox.selectors.sla import business_hours_list, follow_up_list, sla_policy_list
 from inbox.services.channels import channel_create, channel_update
 from inbox.services.conversations import UNSET, conversation_update
 from inbox.services.customers import customer_update
 from inbox.services.delivery import message_retry
+from inbox.services.follow_ups import follow_up_cancel, follow_up_create
 from inbox.services.messages import conversation_move_to_dm, message_send, note_add
 from inbox.services.organizations import member_create, member_remove, member_set_role
+from inbox.services.sla_settings import (
+    ShiftInput,
+    business_hours_delete,
+    business_hours_save,
+    organization_set_auto_resolve,
+    sla_policy_create,
+    sla_policy_delete,
+    sla_policy_update,
+)
 
 
 def _valid(serializer_class: type[Any], data: Any, *, partial: bool = False) -> dict[str, Any]:
@@ -112,6 +130,35 @@ def _int_param(params: Any, name: str) -> int | None:
     return value
 
 
+MAX_DUE_WITHIN = 7 * 24 * 60  # a week, in minutes
+ORDERINGS: dict[str, ConversationOrder] = {
+    "": "recent",
+    "-last_message_at": "recent",
+    "sla_due_at": "sla_due",
+}
+
+
+def _sla_filter(params: Any) -> tuple[SLAFilter, int]:
+    raw = (params.get("sla") or "").strip()
+    if not raw:
+        return "", 0
+    if raw in ("breached", "warning"):
+        return ("breached" if raw == "breached" else "warning"), 0
+    kind, _, minutes = raw.partition(":")
+    if kind == "due_within" and minutes.isdigit() and 1 <= int(minutes) <= MAX_DUE_WITHIN:
+        return "due_within", int(minutes)
+    raise ValidationError(
+        {"sla": [f"breached, warning or due_within:<minutes, 1 to {MAX_DUE_WITHIN}>."]}
+    )
+
+
+def _ordering(params: Any) -> ConversationOrder:
+    raw = params.get("ordering") or ""
+    if raw not in ORDERINGS:
+        raise ValidationError({"ordering": ["-last_message_at (the default) or sla_due_at."]})
+    return ORDERINGS[raw]
+
+
 def _conversation_filters(params: Any) -> ConversationFilters:
     statuses = tuple(v for raw in params.getlist("status") for v in raw.split(",") if v)
     unknown = [v for v in statuses if v not in ConversationStatus.values]
@@ -123,17 +170,27 @@ def _conversation_filters(params: Any) -> ConversationFilters:
         assignee = assignee_raw
     elif assignee_raw not in (None, ""):
         assignee = _int_param(params, "assignee")
+    sla, sla_minutes = _sla_filter(params)
     return ConversationFilters(
         statuses=statuses,
         assignee=assignee,
         channel_id=_int_param(params, "channel"),
         customer_id=_int_param(params, "customer"),
         q=(params.get("q") or "").strip()[:200],
+        order=_ordering(params),
+        sla=sla,
+        sla_minutes=sla_minutes,
     )
 
 
 class ConversationViewSet(TenantViewSet):
     pagination = KeysetPagination(("-last_message_at", "-id"))
+    # The next SLA deadline first; conversations without one (nothing owed) last.
+    sla_pagination = KeysetPagination(("sla_due_at", "id"), nulls_last=True)
+
+    def _detail(self, conversation: Any) -> Response:
+        current_sla_clocks(organization=self.organization, conversation=conversation)
+        return Response(s.ConversationSerializer(conversation).data)
 
     @extend_schema(
         parameters=[
@@ -144,27 +201,39 @@ class ConversationViewSet(TenantViewSet):
             OpenApiParameter("channel", int),
             OpenApiParameter("customer", int),
             OpenApiParameter("q", str, description="Search customer names and message text"),
+            OpenApiParameter(
+                "sla",
+                str,
+                description="breached | warning | due_within:<minutes> (a deadline not yet "
+                "breached within that many minutes)",
+            ),
+            OpenApiParameter(
+                "ordering",
+                str,
+                description="-last_message_at (default) | sla_due_at (next SLA deadline "
+                "first, overdue on top, none last)",
+            ),
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
         responses=s.ConversationSerializer(many=True),
     )
     def list(self, request: Request, slug: str) -> Response:
+        filters = _conversation_filters(request.query_params)
         queryset = conversation_list(
-            organization=self.organization,
-            viewer=self.membership,
-            filters=_conversation_filters(request.query_params),
+            organization=self.organization, viewer=self.membership, filters=filters
         )
-        rows, nxt, prev = self.pagination.paginate(queryset, request)
+        pagination = self.sla_pagination if filters.order == "sla_due" else self.pagination
+        rows, nxt, prev = pagination.paginate(queryset, request)
         data = s.ConversationSerializer(rows, many=True).data
-        return self.pagination.response(request, list(data), nxt, prev)
+        return pagination.response(request, list(data), nxt, prev)
 
     @extend_schema(responses=s.ConversationSerializer)
     def retrieve(self, request: Request, slug: str, pk: str) -> Response:
         conversation = access.conversation_get(
             organization=self.organization, pk=pk, viewer=self.membership
         )
-        return Response(s.ConversationSerializer(conversation).data)
+        return self._detail(conversation)
 
     @extend_schema(request=s.ConversationUpdateSerializer, responses=s.ConversationSerializer)
     def partial_update(self, request: Request, slug: str, pk: str) -> Response:
@@ -181,7 +250,7 @@ class ConversationViewSet(TenantViewSet):
             assignee_id=data.get("assignee_id", UNSET),
             priority=data.get("priority", UNSET),
         )
-        return Response(s.ConversationSerializer(conversation).data)
+        return self._detail(conversation)
 
     def update(self, request: Request, slug: str, pk: str) -> Response:
         return self.partial_update(request, slug, pk)
@@ -335,3 +404,207 @@ class MemberViewSet(TenantViewSet):
         membership = access.member_get(organization=self.organization, user_id=pk)
         member_remove(organization=self.organization, actor=self.membership, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FollowUpViewSet(TenantViewSet):
+    """Follow-ups of a conversation the member may see."""
+
+    pagination = KeysetPagination(("at", "id"))
+
+    def _conversation(self, conversation_pk: str) -> Any:
+        return access.conversation_get(
+            organization=self.organization, pk=conversation_pk, viewer=self.membership
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+        responses=s.FollowUpSerializer(many=True),
+    )
+    def list(self, request: Request, slug: str, conversation_pk: str) -> Response:
+        conversation = self._conversation(conversation_pk)
+        queryset = follow_up_list(organization=self.organization, conversation=conversation)
+        rows, nxt, prev = self.pagination.paginate(queryset, request)
+        return self.pagination.response(
+            request, list(s.FollowUpSerializer(rows, many=True).data), nxt, prev
+        )
+
+    @extend_schema(request=s.FollowUpCreateSerializer, responses={201: s.FollowUpSerializer})
+    def create(self, request: Request, slug: str, conversation_pk: str) -> Response:
+        """Check on the conversation at `at`: it reopens then, comes back to you if you are
+        still a member, and shows `note` as an internal note."""
+        conversation = self._conversation(conversation_pk)
+        data = _valid(s.FollowUpCreateSerializer, request.data)
+        follow_up = follow_up_create(
+            organization=self.organization,
+            actor=self.membership,
+            conversation=conversation,
+            at=data["at"],
+            note=data["note"],
+        )
+        return Response(s.FollowUpSerializer(follow_up).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, slug: str, conversation_pk: str, pk: str) -> Response:
+        """Cancel a scheduled follow-up (409 when it already happened)."""
+        conversation = self._conversation(conversation_pk)
+        follow_up = access.follow_up_get(
+            organization=self.organization, conversation=conversation, pk=pk
+        )
+        follow_up_cancel(organization=self.organization, actor=self.membership, follow_up=follow_up)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SLAPolicyViewSet(TenantViewSet):
+    """SLA policies: every member reads them, admins change them."""
+
+    write_role = Role.ADMIN
+    pagination = KeysetPagination(("position", "id"))
+
+    @extend_schema(responses=s.SLAPolicySerializer(many=True))
+    def list(self, request: Request, slug: str) -> Response:
+        rows, nxt, prev = self.pagination.paginate(
+            sla_policy_list(organization=self.organization), request
+        )
+        return self.pagination.response(
+            request, list(s.SLAPolicySerializer(rows, many=True).data), nxt, prev
+        )
+
+    @extend_schema(request=s.SLAPolicyInputSerializer, responses={201: s.SLAPolicySerializer})
+    def create(self, request: Request, slug: str) -> Response:
+        data = _valid(s.SLAPolicyInputSerializer, request.data)
+        policy = sla_policy_create(organization=self.organization, actor=self.membership, **data)
+        return Response(s.SLAPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.SLAPolicySerializer)
+    def retrieve(self, request: Request, slug: str, pk: str) -> Response:
+        policy = access.sla_policy_get(organization=self.organization, pk=pk)
+        return Response(s.SLAPolicySerializer(policy).data)
+
+    @extend_schema(request=s.SLAPolicyInputSerializer, responses=s.SLAPolicySerializer)
+    def partial_update(self, request: Request, slug: str, pk: str) -> Response:
+        policy = access.sla_policy_get(organization=self.organization, pk=pk)
+        data = _valid(s.SLAPolicyInputSerializer, request.data, partial=True)
+        policy = sla_policy_update(
+            organization=self.organization,
+            actor=self.membership,
+            policy=policy,
+            **data,
+        )
+        return Response(s.SLAPolicySerializer(policy).data)
+
+    def update(self, request: Request, slug: str, pk: str) -> Response:
+        return self.partial_update(request, slug, pk)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, slug: str, pk: str) -> Response:
+        """Delete a policy (409 for the default one)."""
+        policy = access.sla_policy_get(organization=self.organization, pk=pk)
+        sla_policy_delete(organization=self.organization, actor=self.membership, policy=policy)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _shifts(data: dict[str, Any]) -> list[ShiftInput]:
+    return [ShiftInput(s["weekday"], s["start"], s["end"]) for s in data["shifts"]]
+
+
+class BusinessHoursViewSet(TenantViewSet):
+    """Working weeks: the organization's (`channel` null) and per channel; admins change them."""
+
+    write_role = Role.ADMIN
+    pagination = KeysetPagination(("id",))
+
+    @extend_schema(responses=s.BusinessHoursSerializer(many=True))
+    def list(self, request: Request, slug: str) -> Response:
+        rows, nxt, prev = self.pagination.paginate(
+            business_hours_list(organization=self.organization), request
+        )
+        return self.pagination.response(
+            request, list(s.BusinessHoursSerializer(rows, many=True).data), nxt, prev
+        )
+
+    @extend_schema(
+        request=s.BusinessHoursInputSerializer, responses={201: s.BusinessHoursSerializer}
+    )
+    def create(self, request: Request, slug: str) -> Response:
+        data = _valid(s.BusinessHoursInputSerializer, request.data)
+        hours = business_hours_save(
+            organization=self.organization,
+            actor=self.membership,
+            channel_id=data["channel"],
+            time_zone=data["time_zone"],
+            shifts=_shifts(data),
+            holidays=data["holidays"],
+        )
+        return Response(s.BusinessHoursSerializer(hours).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.BusinessHoursSerializer)
+    def retrieve(self, request: Request, slug: str, pk: str) -> Response:
+        hours = access.business_hours_get(organization=self.organization, pk=pk)
+        return Response(s.BusinessHoursSerializer(hours).data)
+
+    @extend_schema(request=s.BusinessHoursInputSerializer, responses=s.BusinessHoursSerializer)
+    def partial_update(self, request: Request, slug: str, pk: str) -> Response:
+        """Replace the working week; fields left out keep their value."""
+        hours = access.business_hours_get(organization=self.organization, pk=pk)
+        data = _valid(s.BusinessHoursInputSerializer, request.data, partial=True)
+        current = hours.schedule or {}
+        shifts = (
+            _shifts(data)
+            if "shifts" in data
+            else [
+                ShiftInput(
+                    int(x["weekday"]), time.fromisoformat(x["start"]), time.fromisoformat(x["end"])
+                )
+                for x in current.get("shifts", [])
+            ]
+        )
+        holidays = (
+            data["holidays"]
+            if "holidays" in data
+            else [date.fromisoformat(d) for d in current.get("holidays", [])]
+        )
+        hours = business_hours_save(
+            organization=self.organization,
+            actor=self.membership,
+            channel_id=data.get("channel", hours.channel_id),
+            time_zone=data.get("time_zone", hours.time_zone),
+            shifts=shifts,
+            holidays=holidays,
+            hours=hours,
+        )
+        return Response(s.BusinessHoursSerializer(hours).data)
+
+    def update(self, request: Request, slug: str, pk: str) -> Response:
+        return self.partial_update(request, slug, pk)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, slug: str, pk: str) -> Response:
+        hours = access.business_hours_get(organization=self.organization, pk=pk)
+        business_hours_delete(organization=self.organization, actor=self.membership, hours=hours)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AutoResolveViewSet(TenantViewSet):
+    """Auto-resolve of long-pending conversations: members read it, admins set it."""
+
+    write_role = Role.ADMIN
+
+    @extend_schema(responses=s.AutoResolveSerializer)
+    def retrieve(self, request: Request, slug: str) -> Response:
+        return Response(s.AutoResolveSerializer(self.organization).data)
+
+    @extend_schema(request=s.AutoResolveInputSerializer, responses=s.AutoResolveSerializer)
+    def partial_update(self, request: Request, slug: str) -> Response:
+        """`after_days`: resolve conversations pending that many days (null: never);
+        `message`: sent first when the reply window is open (empty: none)."""
+        data = _valid(s.AutoResolveInputSerializer, request.data, partial=True)
+        organization = organization_set_auto_resolve(
+            organization=self.organization,
+            actor=self.membership,
+            after_days=data.get("after_days", UNSET),
+            message=data.get("message", UNSET),
+        )
+        return Response(s.AutoResolveSerializer(organization).data)
+
+    def update(self, request: Request, slug: str) -> Response:
+        return self.partial_update(request, slug)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
@@ -20,6 +21,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from inbox.access import visible_conversations
 from inbox.models import (
@@ -33,10 +35,13 @@ from inbox.models import (
     MessageDirection,
     MessageKind,
     Organization,
+    SLAClock,
+    SLAClockState,
 )
 from inbox.tenancy import scoped
 
-ConversationOrder = Literal["recent", "waiting"]
+ConversationOrder = Literal["recent", "waiting", "sla_due"]
+SLAFilter = Literal["", "breached", "warning", "due_within"]
 
 # Message text search on PostgreSQL: language-neutral, so that every customer's words match.
 SEARCH_CONFIG = "simple"
@@ -46,8 +51,12 @@ SEARCH_CONFIG = "simple"
 class ConversationFilters:
     """Validated list filters. `assignee` is "me", "unassigned", a user id, or None (any).
 
-    `order` is "recent" (newest activity first, the API's keyset order) or "waiting" (who has
-    waited longest first, then newest activity: the inbox's order).
+    `order` is "recent" (newest activity first, the API's keyset order), "waiting" (who has
+    waited longest first, then newest activity: the inbox's order) or "sla_due" (the next SLA
+    deadline first, overdue ones at the top, conversations without one last).
+
+    `sla` keeps conversations whose current SLA cycle is "breached" or in "warning" (their
+    most urgent clock), or "due_within" `sla_minutes` from now (a deadline not yet breached).
     """
 
     statuses: tuple[str, ...] = ()
@@ -56,6 +65,41 @@ class ConversationFilters:
     customer_id: int | None = None
     q: str = ""
     order: ConversationOrder = "recent"
+    sla: SLAFilter = ""
+    sla_minutes: int = 0
+
+
+def sla_condition(kind: SLAFilter, minutes: int, *, now: datetime | None = None) -> Q:
+    """The `sla` filter on conversations, through their SLA summary (indexed)."""
+    if kind == "due_within":
+        horizon = (now or timezone.now()) + timedelta(minutes=minutes)
+        return Q(sla_due_at__lte=horizon) & ~Q(sla_state=SLAClockState.BREACHED)
+    if kind in ("breached", "warning"):
+        return Q(sla_state=kind)
+    return Q()
+
+
+def current_clocks_prefetch(organization: Organization) -> Prefetch[Any]:
+    """The clocks of each conversation's current SLA cycle, as `current_sla_clocks`."""
+    clocks = SLAClock.objects.filter(
+        organization=organization, cycle=F("conversation__sla_cycle")
+    ).order_by("id")
+    return Prefetch("sla_clocks", queryset=clocks, to_attr="current_sla_clocks")
+
+
+@scoped
+def current_sla_clocks(*, organization: Organization, conversation: Conversation) -> list[SLAClock]:
+    """The clocks of the conversation's current SLA cycle (also set on it as
+    `current_sla_clocks`, as the list prefetch does)."""
+    clocks = list(
+        SLAClock.objects.filter(
+            organization=organization, conversation=conversation, cycle=conversation.sla_cycle
+        ).order_by("id")
+        if conversation.sla_cycle
+        else []
+    )
+    conversation.current_sla_clocks = clocks  # type: ignore[attr-defined]  # like the prefetch
+    return clocks
 
 
 def _text_matches(organization: Organization, q: str) -> QuerySet[Message]:
@@ -88,6 +132,7 @@ def conversation_list(
         Conversation.objects.filter(organization=organization)
         .select_related("customer", "channel")
         .defer("channel__credentials")
+        .prefetch_related(current_clocks_prefetch(organization))
     )
     if filters.statuses:
         queryset = queryset.filter(status__in=filters.statuses)
@@ -114,6 +159,10 @@ def conversation_list(
             | Exists(screen_names)
             | Exists(_text_matches(organization, filters.q))
         )
+    if filters.sla:
+        queryset = queryset.filter(sla_condition(filters.sla, filters.sla_minutes))
+    if filters.order == "sla_due":
+        return queryset.order_by(F("sla_due_at").asc(nulls_last=True), F("id").asc())
     if filters.order == "waiting":
         return queryset.order_by(
             F("waiting_since").asc(nulls_last=True), F("last_message_at").desc(), F("id").desc()

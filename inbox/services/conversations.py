@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +22,7 @@ from inbox.models import (
     User,
 )
 from inbox.services.customers import customer_identify
+from inbox.services.sla import sla_recompute, sla_status_changed
 from inbox.tenancy import scoped
 
 UNSET: Any = object()
@@ -126,6 +127,8 @@ def conversation_record_referral(
         conversation.last_inbound_at = at
     if created:
         conversation.last_message_preview = "Opened the conversation from a link"
+    # No SLA clock starts here: opening the thread asks nothing yet. The customer's first
+    # message starts the cycle (message_receive), measured from that message.
     conversation.save()
     events.emit(events.conversation_updated(conversation, ["source"]))
     return conversation
@@ -145,6 +148,20 @@ def _member_user(organization: Organization, user_id: int | None) -> User | None
             field_errors={"assignee_id": ["Not a member."]},
         )
     return membership.user
+
+
+def track_pending(conversation: Conversation, organization: Organization, now: datetime) -> None:
+    """Keep `pending_since` and the auto-resolve time in step with the status (call after
+    setting it): set when the conversation starts waiting on the customer, cleared after."""
+    if conversation.status != ConversationStatus.PENDING:
+        conversation.pending_since = conversation.auto_resolve_at = None
+        return
+    if conversation.pending_since is None:
+        conversation.pending_since = now
+    days = organization.auto_resolve_after_days
+    conversation.auto_resolve_at = (
+        conversation.pending_since + timedelta(days=days) if days else None
+    )
 
 
 def _apply_status(
@@ -216,7 +233,9 @@ def conversation_update(
 
     Setting `snoozed_until` alone snoozes. Resolving clears the snooze and the waiting clock;
     reopening a resolved conversation fails with ConflictError if the customer has since
-    started a newer one on the same channel. Raises InvalidError on bad values.
+    started a newer one on the same channel. Raises InvalidError on bad values. SLA clocks
+    follow (inbox.services.sla): a status change pauses, resumes, meets or starts a cycle, a
+    priority change selects the policy again. `actor` None is the system (timers).
     """
     locked = (
         Conversation.objects.select_for_update(of=("self",))
@@ -226,6 +245,7 @@ def conversation_update(
     now = timezone.now()
     changed: list[str] = []
     previous_assignee_id = locked.assignee_id
+    previous_status = locked.status
     if status is not UNSET or snoozed_until is not UNSET:
         new_status = locked.status if status is UNSET else status
         new_until = None if snoozed_until is UNSET else snoozed_until
@@ -246,6 +266,7 @@ def conversation_update(
         if locked.priority != priority:
             locked.priority = priority
             changed.append("priority")
+    _follow_changes(organization, locked, previous_status, changed, now)
     if changed:
         try:
             with transaction.atomic():
@@ -258,6 +279,28 @@ def conversation_update(
             events.conversation_updated(locked, changed, previous_assignee_id=previous_assignee_id)
         )
     return locked
+
+
+def _follow_changes(
+    organization: Organization,
+    conversation: Conversation,
+    previous_status: str,
+    changed: list[str],
+    now: datetime,
+) -> None:
+    """What a status or priority change brings along: the pending clock for auto-resolve and
+    the SLA clocks ("sla" joins `changed` when the deadline or state shown moved)."""
+    sla_changed = False
+    if conversation.status != previous_status:
+        track_pending(conversation, organization, now)
+        sla_changed = sla_status_changed(
+            organization=organization, conversation=conversation, before=previous_status
+        )
+    if "priority" in changed:
+        recomputed = sla_recompute(organization=organization, conversation=conversation)
+        sla_changed = recomputed or sla_changed
+    if sla_changed:
+        changed.append("sla")
 
 
 def conversation_assign(

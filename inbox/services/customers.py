@@ -8,8 +8,17 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from inbox import events
 from inbox.errors import InvalidError
-from inbox.models import Channel, Customer, CustomerIdentity, Organization
+from inbox.models import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    CustomerIdentity,
+    Organization,
+)
+from inbox.services.sla import sla_recompute
 from inbox.tenancy import scoped
 
 logger = logging.getLogger(__name__)
@@ -122,8 +131,10 @@ def customer_update(
     notes: str | None = None,
     tier: str | None = None,
 ) -> Customer:
-    """Edit what agents know about the customer (name, notes, loyalty tier)."""
+    """Edit what agents know about the customer (name, notes, loyalty tier). A new tier selects
+    the SLA policy of the customer's unresolved conversations again."""
     fields: list[str] = []
+    tier_changed = False
     if display_name is not None:
         if not display_name.strip():
             raise InvalidError("A name is needed.", field_errors={"display_name": ["Required."]})
@@ -133,8 +144,24 @@ def customer_update(
         customer.notes = notes
         fields.append("notes")
     if tier is not None:
+        tier_changed = customer.tier != tier.strip()
         customer.tier = tier.strip()
         fields.append("tier")
     if fields:
         customer.save(update_fields=[*fields, "updated_at"])
+    if tier_changed:
+        _recompute_sla(organization, customer)
     return customer
+
+
+def _recompute_sla(organization: Organization, customer: Customer) -> None:
+    conversations = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(organization=organization, customer=customer, sla_cycle__gt=0)
+        .exclude(status=ConversationStatus.RESOLVED)
+        .order_by("pk")
+    )
+    for conversation in conversations:
+        conversation.customer = customer
+        if sla_recompute(organization=organization, conversation=conversation):
+            events.emit(events.conversation_updated(conversation, ["sla"]))

@@ -27,9 +27,10 @@ from inbox.models import (
     Organization,
     Visibility,
 )
-from inbox.services.conversations import conversation_for_inbound, record_referral
+from inbox.services.conversations import conversation_for_inbound, record_referral, track_pending
 from inbox.services.customers import Profile, customer_identify, profile_fetch_later
 from inbox.services.delivery import delivery_create
+from inbox.services.sla import sla_inbound, sla_reply
 from inbox.tenancy import scoped
 
 PREVIEW_LENGTH = 280
@@ -128,6 +129,7 @@ def message_receive(
     if conversation.status in (ConversationStatus.PENDING, ConversationStatus.SNOOZED):
         conversation.status = ConversationStatus.OPEN
         conversation.snoozed_until = None
+        track_pending(conversation, organization, timezone.now())
         changed.append("status")
     if conversation.last_inbound_at is None or sent_at > conversation.last_inbound_at:
         conversation.last_inbound_at = sent_at
@@ -139,6 +141,8 @@ def message_receive(
     if sent_at >= conversation.last_message_at:
         conversation.last_message_at = sent_at
         conversation.last_message_preview = preview_of(text, attachments)
+    if sla_inbound(organization=organization, conversation=conversation, at=sent_at):
+        changed.append("sla")
     conversation.save()
     events.emit(events.message_created(message))
     events.emit(events.conversation_updated(conversation, changed))
@@ -203,7 +207,7 @@ def _insert_authored(message: Message, organization: Organization) -> tuple[Mess
 def message_send(
     *,
     organization: Organization,
-    actor: Membership,
+    actor: Membership | None,
     conversation: Conversation,
     text: str,
     visibility: str | None = None,
@@ -214,7 +218,8 @@ def message_send(
     The visibility follows the customer's last message unless given. Refuses before storing
     anything with WindowClosedError when the platform window is closed, InvalidError on empty
     or over-long text or a public reply where the channel has none. A repeated idempotency key
-    returns the first message and created=False.
+    returns the first message and created=False. The reply meets the first / next response
+    SLA clocks. `actor` None is Parley itself (the auto-resolve closing message).
     """
     earlier = _by_idempotency_key(organization, conversation, idempotency_key)
     if earlier is not None:
@@ -250,7 +255,7 @@ def message_send(
             visibility=visibility,
             text=text,
             status=MessageStatus.QUEUED,
-            author=actor.user,
+            author=actor.user if actor is not None else None,
             sent_at=now,
             created_at=now,
             idempotency_key=idempotency_key,
@@ -266,9 +271,12 @@ def message_send(
     conversation.waiting_since = None
     if conversation.first_response_at is None:
         conversation.first_response_at = now
+    changed = ["last_message"]
+    if sla_reply(organization=organization, conversation=conversation, at=now):
+        changed.append("sla")
     conversation.save()
     events.emit(events.message_created(message))
-    events.emit(events.conversation_updated(conversation, ["last_message"]))
+    events.emit(events.conversation_updated(conversation, changed))
     return message, True
 
 
@@ -277,12 +285,15 @@ def message_send(
 def note_add(
     *,
     organization: Organization,
-    actor: Membership,
+    actor: Membership | None,
     conversation: Conversation,
     text: str,
     idempotency_key: str | None = None,
 ) -> tuple[Message, bool]:
-    """An internal note: visible to the team only, whatever the channel or window; never sent."""
+    """An internal note: visible to the team only, whatever the channel or window; never sent.
+
+    It answers nobody, so no SLA clock changes. `actor` None is Parley itself (a follow-up's
+    reminder)."""
     earlier = _by_idempotency_key(organization, conversation, idempotency_key)
     if earlier is not None:
         return earlier, False
@@ -300,7 +311,7 @@ def note_add(
             visibility=Visibility.PRIVATE,
             text=text,
             status=MessageStatus.SENT,
-            author=actor.user,
+            author=actor.user if actor is not None else None,
             sent_at=now,
             created_at=now,
             idempotency_key=idempotency_key,
@@ -373,6 +384,7 @@ def message_record_echo(
             organization=organization, customer=identity.customer, channel=channel, at=sent_at
         )
         conversation.status = ConversationStatus.PENDING  # the brand wrote first
+        track_pending(conversation, organization, timezone.now())
     message = Message(
         organization=organization,
         conversation=conversation,
@@ -399,9 +411,13 @@ def message_record_echo(
     conversation.waiting_since = None
     if conversation.first_response_at is None:
         conversation.first_response_at = sent_at
+    changed = ["last_message"]
+    # The brand answered, from another app: the customer got their response.
+    if sla_reply(organization=organization, conversation=conversation, at=sent_at):
+        changed.append("sla")
     conversation.save()
     events.emit(events.message_created(message))
-    events.emit(events.conversation_updated(conversation, ["last_message"]))
+    events.emit(events.conversation_updated(conversation, changed))
     return message
 
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from inbox.errors import ConflictError, ForbiddenError, InvalidError
 from inbox.models import Membership, Organization, Role, User
 from inbox.services.conversations import conversations_unassign_all
+from inbox.services.sla_settings import sla_policy_create_default
 from inbox.tenancy import scoped
 
 
@@ -36,7 +37,8 @@ def organization_create(
     admin_password: str,
     time_zone: str = "UTC",
 ) -> tuple[Organization, Membership]:
-    """Create a tenant and its first admin (an existing user keeps their password).
+    """Create a tenant, its default SLA policy and its first admin (an existing user keeps
+    their password).
 
     Raises InvalidError on a bad slug or time zone, ConflictError when the slug is taken.
     """
@@ -48,6 +50,7 @@ def organization_create(
     if Organization.objects.filter(slug=slug).exists():
         raise ConflictError(f"An organization with slug {slug!r} exists.")
     organization = Organization.objects.create(slug=slug, name=name, time_zone=time_zone)
+    sla_policy_create_default(organization=organization)
     membership = member_create(
         organization=organization, email=admin_email, password=admin_password, role=Role.ADMIN
     )

@@ -19,15 +19,35 @@ RETRY_BASE_SECONDS = 5
 RETRY_CAP_SECONDS = 3600
 # A "received" event older than this was never picked up (lost enqueue, crash): re-drive it.
 STALE_AFTER = timedelta(seconds=60)
+# How fresh `Channel.last_event_at` is kept: a watchdog counts in minutes.
+TOUCH_RESOLUTION = timedelta(seconds=10)
 
 
 def retry_delay(attempts: int) -> float:
     return float(min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 4 ** max(0, attempts - 1)))
 
 
-def webhook_event_record(*, kind: str, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-    """Durably store a verified POST exactly as received (one INSERT, committed on return)."""
-    return WebhookEvent.all_tenants.create(kind=kind, body=body, headers=dict(headers))
+def webhook_event_record(
+    *,
+    kind: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    status: str = WebhookEventStatus.RECEIVED,
+    error: str = "",
+    channel: Channel | None = None,
+) -> WebhookEvent:
+    """Durably store a verified POST exactly as received (one INSERT, committed on return),
+    with what routing decided: its status and, when one channel claims the whole POST, that
+    channel and its organization (the event's tenant)."""
+    return WebhookEvent.all_tenants.create(
+        kind=kind,
+        body=body,
+        headers=dict(headers),
+        status=status,
+        error=error[:10_000],
+        channel=channel,
+        organization_id=channel.organization_id if channel is not None else None,
+    )
 
 
 def channels_for(*, kind: str, external_ids: Iterable[str]) -> dict[str, Channel]:
@@ -41,13 +61,16 @@ def channels_for(*, kind: str, external_ids: Iterable[str]) -> dict[str, Channel
     return {channel.external_id: channel for channel in channels}
 
 
-def webhook_event_route(event: WebhookEvent, channels: Iterable[Channel]) -> None:
-    """Attach the event to its tenant when the whole batch belongs to one channel."""
-    found = list(channels)
-    if len(found) == 1:
-        event.channel = found[0]
-        event.organization_id = found[0].organization_id
-        event.save(update_fields=["channel", "organization"])
+def channel_routes(*, kind: str, external_ids: Iterable[str]) -> dict[str, Channel]:
+    """Like channels_for, for routing a POST while the platform waits: only the ids are loaded
+    (no organization, no credentials to decrypt)."""
+    ids = set(external_ids)
+    if not ids:
+        return {}
+    channels = Channel.all_tenants.filter(kind=kind, external_id__in=ids).only(
+        "id", "organization_id", "external_id"
+    )
+    return {channel.external_id: channel for channel in channels}
 
 
 def webhook_event_finish(
@@ -63,15 +86,14 @@ def webhook_event_finish(
     event.refresh_from_db(fields=["attempts"])
 
 
-def webhook_event_mark(event: WebhookEvent, *, status: str, error: str = "") -> None:
-    """Set a final status decided before processing (invalid body, no channel claims it)."""
-    event.status = status
-    event.error = error[:10_000]
-    event.save(update_fields=["status", "error"])
-
-
 def channel_touch(channel: Channel, at: datetime) -> None:
-    """Remember when the channel last heard from its platform (a watchdog reads it)."""
+    """Remember when the channel last heard from its platform (a watchdog reads it).
+
+    Skipped when the loaded row is already within TOUCH_RESOLUTION of `at`: under load every
+    event of a page would otherwise update that one hot row.
+    """
+    if channel.last_event_at is not None and channel.last_event_at >= at - TOUCH_RESOLUTION:
+        return
     Channel.all_tenants.filter(pk=channel.pk).filter(
         Q(last_event_at__isnull=True) | Q(last_event_at__lt=at)
     ).update(last_event_at=at)

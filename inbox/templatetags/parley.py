@@ -69,3 +69,13 @@ def tick(message: Message) -> presentation.Tick | None:
 @register.filter
 def present(conversation: Conversation) -> bool:
     return presentation.present(conversation)
+
+
+@register.filter
+def sla(conversation: Conversation) -> presentation.SLAView | None:
+    return presentation.sla_badge(conversation)
+
+
+@register.filter
+def sla_clocks(conversation: Conversation) -> list[presentation.SLAView]:
+    return presentation.sla_views(conversation)

@@ -51,15 +51,19 @@ from inbox.models import (
 )
 from inbox.selectors.conversations import (
     ConversationFilters,
+    SLAFilter,
     conversation_row,
     conversation_rows,
     conversation_view_counts,
+    current_sla_clocks,
     customer_thread,
 )
 from inbox.selectors.directory import channel_choices, customer_identities, member_list
 from inbox.selectors.messages import thread_messages
+from inbox.selectors.sla import follow_up_list
 from inbox.services.conversations import conversation_update
 from inbox.services.delivery import message_retry
+from inbox.services.follow_ups import follow_up_cancel, follow_up_create
 from inbox.services.messages import conversation_move_to_dm, message_send, note_add
 from inbox.services.reads import conversation_mark_read
 from inbox.views.presentation import channel_capabilities, http_url, window_view
@@ -142,12 +146,23 @@ def _error_status(error: DomainError) -> int:
 # ---- list state (the query string) ---------------------------------------------------------
 
 
+SLA_FILTERS: dict[str, str] = {
+    "": "Any SLA",
+    "breached": "SLA breached",
+    "warning": "SLA warning",
+    "due_soon": "SLA due within 30 min",
+}
+SORTS: dict[str, str] = {"waiting": "Waiting longest", "sla": "Next SLA deadline"}
+DUE_SOON_MINUTES = 30
+
+
 @dataclass(frozen=True)
 class ListState:
     """What the conversation list shows, as the URL's query string says.
 
     view: mine | unassigned | all (supervisors); status: a conversation status or "any";
-    channel: a channel id; q: search text.
+    channel: a channel id; q: search text; sla: "", breached, warning or due_soon; sort:
+    waiting (who waited longest first) or sla (next SLA deadline first).
     """
 
     view: str
@@ -155,6 +170,8 @@ class ListState:
     channel_id: int | None
     q: str
     default_view: str
+    sla: str = ""
+    sort: str = "waiting"
 
     @classmethod
     def from_query(cls, params: QueryDict, membership: Membership) -> ListState:
@@ -168,17 +185,32 @@ class ListState:
             status = ConversationStatus.OPEN
         channel_id = _id(params.get("channel"))
         q = " ".join((params.get("q") or "").split())[:200]
-        return cls(view, status, channel_id, q, default_view)
+        sla = params.get("sla") or ""
+        sort = params.get("sort") or "waiting"
+        return cls(
+            view,
+            status,
+            channel_id,
+            q,
+            default_view,
+            sla=sla if sla in SLA_FILTERS else "",
+            sort=sort if sort in SORTS else "waiting",
+        )
 
     def filters(self) -> ConversationFilters:
         assignee = {"mine": "me", "unassigned": "unassigned"}.get(self.view)
         statuses = () if self.status == "any" else (self.status,)
+        sla: SLAFilter = {"breached": "breached", "warning": "warning"}.get(self.sla, "")  # type: ignore[assignment]  # the two literal values
+        if self.sla == "due_soon":
+            sla = "due_within"
         return ConversationFilters(
             statuses=statuses,
             assignee=assignee,
             channel_id=self.channel_id,
             q=self.q,
-            order="waiting",
+            order="sla_due" if self.sort == "sla" else "waiting",
+            sla=sla,
+            sla_minutes=DUE_SOON_MINUTES,
         )
 
     def params(self, **changes: Any) -> dict[str, str]:
@@ -187,9 +219,11 @@ class ListState:
             "status": self.status,
             "channel": self.channel_id,
             "q": self.q,
+            "sla": self.sla,
+            "sort": self.sort,
             **changes,
         }
-        defaults = {"view": self.default_view, "status": ConversationStatus.OPEN}
+        defaults = {"view": self.default_view, "status": ConversationStatus.OPEN, "sort": "waiting"}
         return {
             key: str(value)
             for key, value in values.items()
@@ -253,8 +287,12 @@ def _list_context(membership: Membership, state: ListState, open_id: int | None)
         "list_query": state.query(),
         "list_path": path,
         "search_hidden": [
-            (key, value) for key, value in state.params().items() if key not in ("q", "channel")
+            (key, value)
+            for key, value in state.params().items()
+            if key not in ("q", "channel", "sla", "sort")
         ],
+        "sla_filters": list(SLA_FILTERS.items()),
+        "sorts": list(SORTS.items()),
         "clear_search_query": state.query(q=""),
         "unassigned_url": path + state.query(view="unassigned"),
         "channels": list(channel_choices(organization=organization)),
@@ -317,6 +355,7 @@ def _panes_context(
         conversation=conversation,
         last_message_id=last_id,
     )
+    current_sla_clocks(organization=organization, conversation=conversation)
     composer = composer or Composer()
     if not composer.visibility:
         composer.visibility = conversation.default_visibility
@@ -333,6 +372,11 @@ def _panes_context(
             customer_identities(organization=organization, customer=conversation.customer)
         ),
         "members": list(member_list(organization=organization)),
+        "follow_ups": list(
+            follow_up_list(
+                organization=organization, conversation=conversation, include_closed=False
+            )
+        ),
         "window": window_view(conversation),
         "public_replies": capabilities.public_replies,
         "can_move_to_dm": capabilities.public_replies
@@ -557,15 +601,18 @@ def _snooze_until(data: QueryDict, now: datetime) -> datetime:
     if preset == "next_week":
         monday = today + timedelta(days=7 - today.weekday())
         return datetime.combine(monday, SNOOZE_HOUR, tzinfo=zone)
-    raw = (data.get("until") or "").strip()
+    return _local_datetime(data, "until", "Choose when the conversation should wake up.")
+
+
+def _local_datetime(data: QueryDict, name: str, problem: str) -> datetime:
+    """A datetime-local field, read in the organization's time zone."""
+    raw = (data.get(name) or "").strip()
     try:
-        until = datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidError(
-            "Choose when the conversation should wake up.",
-            field_errors={"until": ["A date and time."]},
-        ) from None
-    return until if timezone.is_aware(until) else until.replace(tzinfo=zone)
+        raise InvalidError(problem, field_errors={name: ["A date and time."]}) from None
+    zone = timezone.get_current_timezone()
+    return value if timezone.is_aware(value) else value.replace(tzinfo=zone)
 
 
 def _member_id(raw: str | None) -> int:
@@ -718,4 +765,53 @@ def retry(
     except DomainError as error:
         return _failed(request, membership, state, conversation, error)
     messages.success(request, "Sending again.")
+    return _after_write(request, membership, state, conversation.pk)
+
+
+@require_POST
+def follow_up(request: HttpRequest, slug: str, conversation_id: int) -> HttpResponseBase:
+    """Schedule a follow-up: at `at` (organization time) the conversation reopens, comes back
+    to the agent who set it, and shows `note`."""
+    membership = _membership(request)
+    state = ListState.from_query(request.GET, membership)
+    conversation = _conversation(membership, conversation_id)
+    try:
+        at = _local_datetime(request.POST, "at", "Choose when to follow up.")
+        follow_up_create(
+            organization=membership.organization,
+            actor=membership,
+            conversation=conversation,
+            at=at,
+            note=request.POST.get("note") or "",
+        )
+    except DomainError as error:
+        return _failed(request, membership, state, conversation, error)
+    local = timezone.localtime(at)
+    messages.success(request, f"Follow-up set for {local:%a} {local.day} {local:%b %H:%M}.")
+    return _after_write(request, membership, state, conversation.pk)
+
+
+@require_POST
+def follow_up_cancel_view(
+    request: HttpRequest, slug: str, conversation_id: int, follow_up_id: int
+) -> HttpResponseBase:
+    """Cancel a scheduled follow-up."""
+    membership = _membership(request)
+    state = ListState.from_query(request.GET, membership)
+    conversation = _conversation(membership, conversation_id)
+    if _id(follow_up_id) is None:
+        raise Http404
+    try:
+        scheduled = access.follow_up_get(
+            organization=membership.organization, conversation=conversation, pk=follow_up_id
+        )
+    except NotFoundError:
+        raise Http404 from None
+    try:
+        follow_up_cancel(
+            organization=membership.organization, actor=membership, follow_up=scheduled
+        )
+    except DomainError as error:
+        return _failed(request, membership, state, conversation, error)
+    messages.success(request, "Follow-up cancelled.")
     return _after_write(request, membership, state, conversation.pk)

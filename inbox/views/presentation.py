@@ -16,13 +16,24 @@ from urllib.parse import urlsplit
 from django.utils import timezone
 
 from connectors.registry import connector_for
-from inbox.models import Conversation, Message, MessageDirection, MessageKind, MessageStatus
+from inbox.models import (
+    Conversation,
+    Message,
+    MessageDirection,
+    MessageKind,
+    MessageStatus,
+    SLAClock,
+    SLAClockState,
+    SLAMetric,
+)
 from inbox.services.messages import reply_window
 
 # "The customer is here": they wrote this recently.
 PRESENT_FOR = timedelta(minutes=5)
 
 IMAGE_TYPES = frozenset({"image", "photo", "sticker", "animated_gif"})
+
+OWED_STATES = (SLAClockState.RUNNING, SLAClockState.WARNING, SLAClockState.BREACHED)
 
 
 def present(conversation: Conversation, *, now: datetime | None = None) -> bool:
@@ -202,3 +213,71 @@ class ChannelCapabilities:
 
 def channel_capabilities(kind: str) -> ChannelCapabilities:
     return ChannelCapabilities(public_replies=connector_for(kind).supports_public_replies)
+
+
+SLA_LABELS: dict[str, str] = {
+    SLAMetric.FIRST_RESPONSE: "First reply",
+    SLAMetric.NEXT_RESPONSE: "Next reply",
+    SLAMetric.RESOLUTION: "Resolution",
+}
+
+
+def span(delta: timedelta) -> str:
+    """A countdown in one unit: "4 min", "3 h", "2 d" (the page's script says the same)."""
+    minutes = max(1, int(abs(delta.total_seconds()) // 60))
+    if minutes < 60:  # noqa: PLR2004  # an hour
+        return f"{minutes} min"
+    if minutes < 48 * 60:  # two days
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
+
+
+@dataclass(frozen=True)
+class SLAView:
+    """One SLA clock as the inbox shows it: "First reply due in 4 min", red when breached."""
+
+    metric: str
+    label: str
+    state: str
+    due_at: datetime | None
+    text: str
+
+
+def sla_view(clock: SLAClock, *, now: datetime | None = None) -> SLAView:
+    now = now or timezone.now()
+    label = SLA_LABELS.get(clock.metric, clock.metric)
+    due = clock.due_at
+    if clock.state == SLAClockState.MET:
+        text = f"{label} met"
+    elif clock.state == SLAClockState.PAUSED or due is None:
+        text = f"{label} paused"
+    elif clock.state == SLAClockState.BREACHED or due <= now:
+        text = f"{label} overdue {span(now - due)}"
+    else:
+        text = f"{label} due in {span(due - now)}"
+    return SLAView(clock.metric, label, clock.state, due, text)
+
+
+def _clocks(conversation: Conversation) -> list[SLAClock]:
+    clocks: list[SLAClock] = getattr(conversation, "current_sla_clocks", [])
+    return clocks
+
+
+def sla_badge(conversation: Conversation, *, now: datetime | None = None) -> SLAView | None:
+    """The clock a list row shows: the earliest deadline still owed (overdue ones first), else
+    "paused" when the cycle waits on the customer; None when nothing is owed."""
+    clocks = _clocks(conversation)
+    owed = [c for c in clocks if c.state in OWED_STATES and c.due_at is not None]
+    if owed:
+        return sla_view(min(owed, key=lambda c: (c.due_at, c.pk or 0)), now=now)
+    paused = [c for c in clocks if c.state == SLAClockState.PAUSED]
+    if paused:
+        return SLAView("", "SLA", SLAClockState.PAUSED, None, "SLA paused")
+    return None
+
+
+def sla_views(conversation: Conversation, *, now: datetime | None = None) -> list[SLAView]:
+    """Every clock of the current cycle, in metric order (the thread header)."""
+    order: list[str] = list(SLA_LABELS)
+    clocks = sorted(_clocks(conversation), key=lambda c: order.index(c.metric))
+    return [sla_view(clock, now=now) for clock in clocks]

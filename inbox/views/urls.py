@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from inbox.views import inbox, pages
+from inbox.views import settings as settings_views
 from inbox.views.forms import EmailAuthenticationForm
 
 urlpatterns = [
@@ -55,4 +56,15 @@ urlpatterns = [
         inbox.move_to_dm,
         name="inbox-move-to-dm",
     ),
+    path(
+        "o/<slug:slug>/inbox/<int:conversation_id>/follow-ups/",
+        inbox.follow_up,
+        name="inbox-follow-up",
+    ),
+    path(
+        "o/<slug:slug>/inbox/<int:conversation_id>/follow-ups/<int:follow_up_id>/cancel/",
+        inbox.follow_up_cancel_view,
+        name="inbox-follow-up-cancel",
+    ),
+    path("o/<slug:slug>/settings/sla/", settings_views.sla_settings, name="settings-sla"),
 ]

@@ -78,7 +78,12 @@
   }
 
   function fetchFragment(url, headers) {
-    var allHeaders = Object.assign({ "HX-Request": "true" }, headers || {});
+    // HX-Current-URL, as htmx sends it: signed out, the server sends the page (not this
+    // fragment's URL) to the login page as the place to come back to.
+    var allHeaders = Object.assign(
+      { "HX-Request": "true", "HX-Current-URL": window.location.href },
+      headers || {},
+    );
     return fetch(url, { headers: allHeaders, credentials: "same-origin" }).then(function (response) {
       var redirect = response.headers.get("HX-Redirect");
       if (redirect) {
@@ -192,6 +197,7 @@
         replaceById(fragment, "list-live");
         rememberAssignees();
         markOpenRow();
+        updateSlaClocks();
         if (focusedId && byId(focusedId)) {
           byId(focusedId).querySelector(".row-link").focus({ preventScroll: true });
         }
@@ -204,6 +210,98 @@
   function scheduleListRefresh(delay) {
     clearTimeout(state.listTimer);
     state.listTimer = setTimeout(refreshList, delay === undefined ? 250 : delay);
+  }
+
+  /* One row fetched again (an SLA clock changed state). A list sorted or filtered by SLA may
+     reorder or drop it: that list is fetched whole instead. */
+  function refreshRow(conversationId) {
+    var current = byId("row-" + conversationId);
+    var nav = byId("conversation-list");
+    var query = (nav && nav.dataset.listQuery) || "";
+    if (!current || /[?&](sla|sort)=/.test(query)) {
+      scheduleListRefresh();
+      return;
+    }
+    fetchFragment(workspace.dataset.rowsUrl + conversationId + "/" + query)
+      .then(function (html) {
+        var now = byId("row-" + conversationId);
+        if (html === null) {
+          scheduleListRefresh(0); // no longer ours to list
+          return;
+        }
+        var fresh = parseFragment(html).getElementById("row-" + conversationId);
+        if (fresh && now) {
+          now.replaceWith(fresh);
+          process(fresh);
+          markOpenRow();
+          updateSlaClocks();
+        }
+      })
+      .catch(function () {
+        scheduleListRefresh();
+      });
+  }
+
+  // ---- SLA countdowns -------------------------------------------------------------------
+
+  function slaSpan(ms) {
+    var minutes = Math.max(1, Math.floor(Math.abs(ms) / 60000));
+    if (minutes < 60) {
+      return minutes + " min";
+    }
+    if (minutes < 48 * 60) {
+      return Math.floor(minutes / 60) + " h";
+    }
+    return Math.floor(minutes / (24 * 60)) + " d";
+  }
+
+  /* "First reply due in 4 min" counts down between server updates; past the deadline it
+     reads "overdue" at once (the breach event follows within a second or two). */
+  function updateSlaClocks() {
+    var now = Date.now();
+    all(".sla-clock[data-sla-due]").forEach(function (element) {
+      var clockState = element.dataset.slaState;
+      if (clockState === "met" || clockState === "paused") {
+        return;
+      }
+      var due = Date.parse(element.dataset.slaDue);
+      if (isNaN(due)) {
+        return;
+      }
+      var label = element.dataset.slaLabel || "SLA";
+      var left = due - now;
+      element.textContent =
+        clockState === "breached" || left <= 0
+          ? label + " overdue " + slaSpan(-left)
+          : label + " due in " + slaSpan(left);
+    });
+  }
+
+  function slaBreached(conversationId) {
+    var assignee = state.assignees[conversationId];
+    if (assignee !== state.userId || lookingAt(conversationId)) {
+      return;
+    }
+    if (!("Notification" in window) || Notification.permission !== "granted") {
+      return;
+    }
+    setTimeout(function () {
+      var row = byId("row-" + conversationId);
+      var name = row && row.querySelector(".row-name");
+      var clock = row && row.querySelector(".sla-clock");
+      var notification = new Notification(name ? name.textContent : "SLA breached", {
+        body: clock ? clock.textContent : "An SLA deadline passed.",
+        tag: "parley-sla-" + conversationId,
+      });
+      notification.onclick = function () {
+        window.focus();
+        var link = row && row.querySelector(".row-link");
+        if (link) {
+          link.click();
+        }
+        notification.close();
+      };
+    }, 700);
   }
 
   // ---- the open thread ------------------------------------------------------------------
@@ -362,8 +460,26 @@
         renderPresence();
         renderTyping();
         updateCountdown();
+        updateSlaClocks();
       })
       .catch(function () {});
+  }
+
+  /* A thread swapped in by htmx is as old as its request: events that arrived meanwhile were
+     applied to the thread it replaced. Fetch what may have changed since: newer messages, and
+     replies still queued (the worker may have sent them already). */
+  function catchUpThread() {
+    var list = threadList();
+    if (!list) {
+      return;
+    }
+    fetchNewMessages();
+    all(".tick-queued", list).forEach(function (tick) {
+      var item = tick.closest("[data-message-id]");
+      if (item) {
+        refreshMessage(Number(item.dataset.messageId));
+      }
+    });
   }
 
   function scheduleConversationRefresh() {
@@ -737,6 +853,16 @@
         settleInbound(conversationId);
         scheduleListRefresh();
         break;
+      case "sla.warning":
+      case "sla.breached":
+        refreshRow(conversationId);
+        if (conversationId === open) {
+          scheduleConversationRefresh();
+        }
+        if (frame.event === "sla.breached") {
+          slaBreached(conversationId);
+        }
+        break;
       case "conversation.updated":
         if (Object.prototype.hasOwnProperty.call(payload, "assignee_id")) {
           state.assignees[conversationId] = payload.assignee_id === null ? null : payload.assignee_id;
@@ -1097,6 +1223,7 @@
     updateCountdown();
     if (swapped) {
       scrollThreadToBottom();
+      catchUpThread();
     }
     if (state.refocusComposer) {
       state.refocusComposer = false;
@@ -1165,5 +1292,7 @@
     updateRelativeTimes();
     updateCountdown();
   }, 30000);
+  updateSlaClocks();
+  setInterval(updateSlaClocks, 15000);
   connect();
 })();

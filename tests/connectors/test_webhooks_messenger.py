@@ -121,6 +121,24 @@ def test_another_object_is_acknowledged_and_ignored(client: Client, page: Channe
     assert WebhookEvent.all_tenants.get().status == WebhookEventStatus.IGNORED
 
 
+def test_a_routing_error_still_stores_the_post_before_failing(
+    page: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_: Any) -> None:
+        raise RuntimeError("routing hiccup")
+
+    monkeypatch.setattr("connectors.ingest.channel_routes", broken)
+    client = Client(raise_request_exception=False)
+    assert post_webhook(client, "messenger", load("text_message")).status_code == 500
+    event = WebhookEvent.all_tenants.get()
+    assert event.status == WebhookEventStatus.RECEIVED  # the sweep re-drives it
+    assert bytes(event.body) == load("text_message")
+    monkeypatch.undo()
+    call_command("replay_webhooks", "--since", "1h")
+    assert WebhookEvent.all_tenants.get().status == WebhookEventStatus.PROCESSED
+    assert Message.all_tenants.count() == 1
+
+
 def test_redelivered_batches_create_each_message_once(client: Client, page: Channel) -> None:
     other = ChannelFactory(kind="messenger", external_id="104857600654321")
     payload = json.loads(load("batch"))

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from connectors.fake_platform import FakePlatform
-from tests.support.processes import ROOT, asgi_server, production_env
+from tests.support.processes import ROOT, AsgiServer, production_env, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -45,6 +45,7 @@ class Stack:
     url: str
     fake: FakePlatform
     env: dict[str, str]
+    server: AsgiServer  # stop() and start() again at the same URL: a restart or a deploy
 
 
 @pytest.fixture
@@ -90,8 +91,8 @@ def stack(transactional_db: None, settings: object) -> Iterator[Stack]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            with asgi_server(env) as url:
-                yield Stack(url=url, fake=fake, env=env)
+            with running_server(env) as server:
+                yield Stack(url=server.url, fake=fake, env=env, server=server)
         finally:
             worker.terminate()
             worker.wait(timeout=20)
@@ -103,8 +104,11 @@ def _fast_password_hashing() -> None:
     hashers, so users made here must be hashed by them."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One chromium per test module. Not per session: while Playwright runs, its event loop
+    runs on this thread, and the tests collected after this directory (asyncio.run,
+    async_to_sync) would find it there."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
     # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls are
@@ -130,10 +134,16 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     ctx.close()
 
 
+# How long to wait for anything without a contract of its own (a page load, a sign-in): long
+# enough for a busy CI machine. Waits the contract times ("within 2 s") pass their own timeout.
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     page = context.new_page()
-    page.set_default_timeout(5000)
+    page.set_default_timeout(TIMEOUT_MS)
     return page
 
 

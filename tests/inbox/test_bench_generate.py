@@ -22,6 +22,7 @@ from inbox.models import (
     MessageKind,
     Organization,
     Role,
+    SLAPolicy,
     User,
 )
 from tests.conftest import api_client
@@ -50,6 +51,8 @@ def test_builds_the_requested_sizes():
     assert Message.all_tenants.count() == 200
     for organization in organizations:
         assert Channel.all_tenants.filter(organization=organization).count() == 2
+        policy = SLAPolicy.all_tenants.get(organization=organization)
+        assert (policy.is_default, policy.first_response_minutes) == (True, 15)
         roles = Membership.all_tenants.filter(organization=organization).values_list(
             "role", flat=True
         )

@@ -31,6 +31,7 @@ from inbox.models import (
     MessageStatus,
     Organization,
     Priority,
+    SLAClock,
     User,
     Visibility,
 )
@@ -280,3 +281,42 @@ def test_every_run_tells_the_same_story() -> None:
             raise RollbackError
     assert len(stories[0]) > 100
     assert stories[0] == stories[1]
+
+
+def test_conversations_have_sensible_sla_clocks() -> None:
+    now = timezone.now()
+    seed()
+    conversations = Conversation.all_tenants.filter(organization__slug="acme")
+    owed_states = {"running", "warning", "breached"}
+    overdue = upcoming = 0
+    for c in conversations:
+        clocks = {
+            k.metric: k for k in SLAClock.all_tenants.filter(conversation=c, cycle=c.sla_cycle)
+        }
+        assert c.sla_cycle == 1, c.number
+        assert "resolution" in clocks, c.number
+        thread = list(
+            Message.all_tenants.filter(conversation=c, kind="message").order_by("sent_at")
+        )
+        customer_waits = thread[-1].direction == MessageDirection.INBOUND
+        waiting_for = "next_response" if "next_response" in clocks else "first_response"
+        if c.status == ConversationStatus.RESOLVED:
+            assert {k.state for k in clocks.values()} == {"met"}, c.number
+            resolved_at = c.resolved_at
+            assert resolved_at is not None
+            assert all((k.met_at or now) <= resolved_at for k in clocks.values()), c.number
+            assert c.sla_due_at is None
+            continue
+        if c.status == ConversationStatus.OPEN and customer_waits:
+            assert clocks[waiting_for].state in owed_states, c.number
+            assert c.sla_due_at is not None
+            overdue += c.sla_due_at <= now
+            upcoming += c.sla_due_at > now
+        if not customer_waits:
+            assert clocks["first_response"].state == "met", c.number
+        if c.status in (ConversationStatus.PENDING, ConversationStatus.SNOOZED):
+            resolution = clocks["resolution"]
+            # Paused while on hold, unless its deadline had passed already (the sweep's).
+            assert resolution.state == "paused" or (resolution.due_at or now) <= now, c.number
+    assert overdue, "the demo shows missed deadlines"
+    assert upcoming, "and coming ones"

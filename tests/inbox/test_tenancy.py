@@ -12,14 +12,17 @@ from inbox.api.base import TenantViewSet
 from inbox.api.urls import tenant_patterns
 from inbox.api.urls import urlpatterns as api_urlpatterns
 from inbox.models import (
+    BusinessHours,
     Channel,
     Conversation,
     ConversationStatus,
     Customer,
+    FollowUp,
     Membership,
     Message,
     Organization,
     Role,
+    SLAPolicy,
 )
 from inbox.services.channels import channel_update
 from inbox.services.customers import customer_update
@@ -34,11 +37,14 @@ from inbox.tenancy import (
 )
 from tests.conftest import api_client
 from tests.factories import (
+    BusinessHoursFactory,
     ChannelFactory,
     ConversationFactory,
+    FollowUpFactory,
     IdentityFactory,
     MembershipFactory,
     MessageFactory,
+    SLAPolicyFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +58,9 @@ class Tenant:
     customer: Customer
     conversation: Conversation
     message: Message
+    sla_policy: SLAPolicy
+    business_hours: BusinessHours
+    follow_up: FollowUp
 
 
 def _tenant() -> Tenant:
@@ -61,7 +70,21 @@ def _tenant() -> Tenant:
     identity = IdentityFactory(customer__organization=organization, channel=channel)
     conversation = ConversationFactory(customer=identity.customer, channel=channel)
     message = MessageFactory(conversation=conversation)
-    return Tenant(organization, admin, channel, identity.customer, conversation, message)
+    SLAPolicyFactory(organization=organization, name="Default")
+    policy = SLAPolicyFactory(organization=organization, is_default=False, priorities=["high"])
+    hours = BusinessHoursFactory(organization=organization)
+    follow_up = FollowUpFactory(conversation=conversation, created_by=admin.user)
+    return Tenant(
+        organization,
+        admin,
+        channel,
+        identity.customer,
+        conversation,
+        message,
+        policy,
+        hours,
+        follow_up,
+    )
 
 
 @pytest.fixture
@@ -88,6 +111,13 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "customer-detail": {"pk": "customer"},
     "member-list": {},
     "member-detail": {"pk": "member"},
+    "follow-up-list": {"conversation_pk": "conversation"},
+    "follow-up-detail": {"conversation_pk": "conversation", "pk": "follow_up"},
+    "sla-policy-list": {},
+    "sla-policy-detail": {"pk": "sla_policy"},
+    "business-hours-list": {},
+    "business-hours-detail": {"pk": "business_hours"},
+    "auto-resolve": {},
 }
 
 METHODS = ["get", "post", "put", "patch", "delete"]
@@ -112,6 +142,20 @@ BODIES: dict[str, dict[str, Any]] = {
         "role": "agent",
     },
     "member-detail": {"role": "agent"},
+    "follow-up-list": {"at": "2099-01-01T09:00:00Z", "note": "leak"},
+    "sla-policy-list": {
+        "name": "leak",
+        "first_response_minutes": 1,
+        "next_response_minutes": 1,
+        "resolution_minutes": 1,
+    },
+    "sla-policy-detail": {"name": "leak"},
+    "business-hours-list": {
+        "time_zone": "UTC",
+        "shifts": [{"weekday": 0, "start": "00:00", "end": "01:00"}],
+    },
+    "business-hours-detail": {"time_zone": "UTC"},
+    "auto-resolve": {"after_days": 1, "message": "leak"},
 }
 
 
@@ -177,6 +221,19 @@ def test_another_organizations_slug_is_404_on_every_route_and_method(
     assert Channel.all_tenants.count() == 2
     assert Conversation.all_tenants.get(pk=theirs.conversation.pk).status == "open"
     assert Message.all_tenants.count() == 2
+    _untouched(theirs)
+
+
+def _untouched(theirs: Tenant) -> None:
+    """Nothing of the other organization's SLA set-up changed."""
+    assert SLAPolicy.all_tenants.filter(organization=theirs.organization).count() == 2
+    assert not SLAPolicy.all_tenants.filter(name="leak").exists()
+    assert BusinessHours.all_tenants.get(pk=theirs.business_hours.pk).time_zone == "Europe/London"
+    follow_up = FollowUp.all_tenants.get(pk=theirs.follow_up.pk)
+    assert (follow_up.cancelled_at, follow_up.done_at) == (None, None)
+    assert not FollowUp.all_tenants.filter(note="leak").exists()
+    theirs.organization.refresh_from_db()
+    assert theirs.organization.auto_resolve_after_days is None
 
 
 def test_foreign_ids_under_own_slug_are_404_and_write_nothing(mine: Tenant, theirs: Tenant) -> None:
@@ -194,6 +251,7 @@ def test_foreign_ids_under_own_slug_are_404_and_write_nothing(mine: Tenant, thei
     assert theirs.conversation.status == ConversationStatus.OPEN
     assert Message.all_tenants.filter(conversation=theirs.conversation).count() == 1
     assert Membership.all_tenants.filter(organization=theirs.organization).count() == 1
+    _untouched(theirs)
 
 
 def test_own_collections_never_contain_another_tenants_rows(mine: Tenant, theirs: Tenant) -> None:
@@ -204,6 +262,9 @@ def test_own_collections_never_contain_another_tenants_rows(mine: Tenant, theirs
         "customer-list": {theirs.customer.pk},
         "member-list": {theirs.admin.user_id},
         "message-list": {theirs.message.pk},
+        "follow-up-list": {theirs.follow_up.pk},
+        "sla-policy-list": {theirs.sla_policy.pk},
+        "business-hours-list": {theirs.business_hours.pk},
     }
     for route in _routes():
         if str(route.name) not in foreign:
@@ -271,12 +332,42 @@ def test_scope_shows_only_its_organization(mine: Tenant, theirs: Tenant) -> None
             pass
 
 
+# Indexes that serve every organization at once: the timer sweeps read what is due across
+# tenants, in time order, so their key is the time alone. Each is partial (only rows that can
+# still come due) and single-column; a sweep never lists one tenant's rows through them.
+GLOBAL_SWEEP_INDEXES = {
+    "delivery_pending_due",
+    "webhook_failed_due",
+    "conversation_snooze_due",
+    "conversation_auto_resolve_due",
+    "sla_clock_warn_due",
+    "sla_clock_breach_due",
+    "follow_up_due",
+}
+
+
 def test_organization_index_leads_every_composite_index() -> None:
     for model in tenant_models():
         for index in model._meta.indexes:
             fields = [f.lstrip("-") for f in index.fields]
             if len(fields) > 1 and model.__name__ != "WebhookEvent":
                 assert fields[0] == "organization", (model.__name__, index.name)
+
+
+def test_indexes_without_the_organization_are_the_partial_sweep_indexes() -> None:
+    found = set()
+    for model in tenant_models():
+        for index in model._meta.indexes:
+            fields = [f.lstrip("-") for f in index.fields]
+            if "organization" in fields or (
+                model.__name__ == "WebhookEvent" and not index.condition
+            ):
+                continue
+            assert index.name in GLOBAL_SWEEP_INDEXES, (model.__name__, index.name)
+            assert index.condition is not None, index.name
+            assert len(fields) == 1, index.name
+            found.add(index.name)
+    assert found == GLOBAL_SWEEP_INDEXES
 
 
 def test_services_refuse_a_foreign_object_graph(mine: Tenant, theirs: Tenant) -> None:

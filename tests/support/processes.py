@@ -70,46 +70,88 @@ def free_port() -> int:
         return port
 
 
-@contextmanager
-def asgi_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    """`python -m uvicorn config.asgi:application` on a free port; yields its base URL."""
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603  # our own interpreter and app
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+class AsgiServer:
+    """`python -m uvicorn config.asgi:application` on one port, kept across restarts: a test
+    can stop it and start it again at the same address, as a restart or a deploy does."""
+
+    def __init__(self, env: dict[str, str], *, workers: int = 1, port: int | None = None) -> None:
+        self.env = env
+        self.workers = workers
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        if self._process is not None:
+            raise RuntimeError("the server is already running")
+        process = subprocess.Popen(  # noqa: S603  # our own interpreter and app
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self._process = process
+        try:
+            self._wait_until_up(process)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_up(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
                 output = process.stdout.read().decode() if process.stdout else ""
                 raise AssertionError(f"server exited early:\n{output}")
             try:
-                requests.get(f"{base}/accounts/login/", timeout=1)
-                break
-            except requests.ConnectionError:
+                requests.get(f"{self.url}/accounts/login/", timeout=5)
+                return
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or still busy
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield base
-    finally:
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after ten seconds); open websockets drop."""
+        process, self._process = self._process, None
+        if process is None:
+            return
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@contextmanager
+def running_server(env: dict[str, str], *, workers: int = 1) -> Iterator[AsgiServer]:
+    """An AsgiServer started on a free port and stopped on exit."""
+    server = AsgiServer(env, workers=workers)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def asgi_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """`python -m uvicorn config.asgi:application` on a free port; yields its base URL."""
+    with running_server(env, workers=workers) as server:
+        yield server.url

@@ -45,8 +45,15 @@ from inbox.models import (
     Organization,
     Priority,
     Role,
+    SLAPolicy,
     User,
     Visibility,
+)
+from inbox.services.sla_settings import (
+    DEFAULT_FIRST_RESPONSE_MINUTES,
+    DEFAULT_NEXT_RESPONSE_MINUTES,
+    DEFAULT_POLICY_NAME,
+    DEFAULT_RESOLUTION_MINUTES,
 )
 from inbox.tenancy import tenant_models
 
@@ -378,6 +385,22 @@ class Command(BaseCommand):
                 )
                 for n, size in enumerate(sizes, start=1)
             ]
+        )
+        # The default SLA policy organization_create gives every tenant. The generated
+        # conversations carry no clocks: they are history, not live deadlines.
+        self._bulk(
+            SLAPolicy.all_tenants,
+            [
+                SLAPolicy(
+                    organization=org,
+                    name=DEFAULT_POLICY_NAME,
+                    is_default=True,
+                    first_response_minutes=DEFAULT_FIRST_RESPONSE_MINUTES,
+                    next_response_minutes=DEFAULT_NEXT_RESPONSE_MINUTES,
+                    resolution_minutes=DEFAULT_RESOLUTION_MINUTES,
+                )
+                for org in organizations
+            ],
         )
         password = make_password(PASSWORD)  # hashed once: the hasher is slow on purpose
         users: list[User] = []

@@ -3,10 +3,12 @@
 Creates the organization, four people (admin, supervisor, two agents), a Messenger page and an
 X account, and about thirty customers whose hotel conversations span the last ten days in every
 status. Customers' messages go through `message_receive` and status, assignment and priority
-through `conversation_update`, exactly as in production. Agents' past replies and notes are
-written with the ORM inside the tenant scope, because `message_send` stamps the current time and
-enforces today's reply window; those writes keep the conversation fields the way `message_send`
-would have left them.
+through `conversation_update`, exactly as in production, so SLA clocks start, pause and are
+met as they would have been (open threads whose customer waits show running, warning or
+breached deadlines; the sweep announces the overdue ones once the server runs). Agents' past
+replies and notes are written with the ORM inside the tenant scope, because `message_send`
+stamps the current time and enforces today's reply window; those writes keep the conversation
+fields (and SLA clocks) the way `message_send` would have left them.
 
 Idempotent: when the organization's slug exists the command changes nothing. Content is fixed
 and the timing jitter comes from a seeded generator, so every run builds the same story
@@ -45,6 +47,8 @@ from inbox.models import (
     Organization,
     Priority,
     Role,
+    SLAClock,
+    SLAClockState,
     User,
     Visibility,
 )
@@ -53,6 +57,7 @@ from inbox.services.conversations import conversation_update
 from inbox.services.customers import Profile, customer_update
 from inbox.services.messages import message_receive, preview_of, reply_window
 from inbox.services.organizations import member_create, organization_create
+from inbox.services.sla import sla_reply
 from inbox.tenancy import tenant_scope
 
 DEMO_SLUG = "acme"
@@ -623,6 +628,7 @@ class _Seeder:
                 "updated_at",
             ]
         )
+        sla_reply(organization=self.organization, conversation=conversation, at=at)
 
     def _note(self, conversation: Conversation, text: str, at: datetime, author: User) -> None:
         """An internal note, as `note_add` writes it (it does not touch the conversation)."""
@@ -658,6 +664,10 @@ class _Seeder:
             resolved_at = last_at + timedelta(minutes=self.rng.randint(5, 60))
             updated.resolved_at = min(resolved_at, self.now)
             updated.save(update_fields=["resolved_at", "updated_at"])
+            # Resolving met the cycle's clocks now; it happened back then.
+            SLAClock.objects.filter(
+                conversation=updated, state=SLAClockState.MET, met_at__gt=updated.resolved_at
+            ).update(met_at=updated.resolved_at)
 
     def _backdate(self) -> None:
         """Creation times follow the story rather than the moment the command ran, so lists

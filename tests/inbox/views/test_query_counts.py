@@ -9,17 +9,24 @@ import pytest
 from django.test import Client
 
 from inbox.models import Conversation, Membership, MessageDirection, MessageKind, MessageStatus
-from tests.factories import ChannelFactory, ConversationFactory, MessageFactory
+from tests.factories import (
+    ChannelFactory,
+    ConversationFactory,
+    FollowUpFactory,
+    MessageFactory,
+    SLAClockFactory,
+)
 from tests.inbox.views.conftest import HTMX_PANES, page_url
 
 pytestmark = pytest.mark.django_db
 
-# session, user, membership + organization, organizations (switcher), rows, view counts,
-# channels.
-LIST_PAGE_QUERIES = 7
+# session, user, membership + organization, organizations (switcher), rows, their SLA clocks,
+# view counts, channels.
+LIST_PAGE_QUERIES = 8
 # The list page's, plus the conversation, its customer's history, their messages, the read
-# marker (inside the service's savepoint: three), identities, members.
-CONVERSATION_PAGE_QUERIES = 15
+# marker (inside the service's savepoint: three), its SLA clocks, identities, members,
+# follow-ups.
+CONVERSATION_PAGE_QUERIES = 18
 # session, user, membership, the conversation, the new messages, the read marker (three).
 THREAD_FRAGMENT_QUERIES = 8
 
@@ -63,6 +70,7 @@ def test_inbox_page_query_count(
             assignee=colleague.user if n % 2 else None,
         )
         MessageFactory(conversation=conversation)
+        SLAClockFactory(conversation=conversation)
     client.force_login(supervisor.user)
     url = page_url(supervisor)
     with django_assert_num_queries(LIST_PAGE_QUERIES):
@@ -80,7 +88,11 @@ def test_conversation_page_query_count(
 ) -> None:
     conversation = make_conversation(assignee=agent.user)
     for _ in range(size):
-        make_conversation(assignee=agent.user)
+        SLAClockFactory(conversation=make_conversation(assignee=agent.user))
+    SLAClockFactory(conversation=conversation)
+    SLAClockFactory(conversation=conversation, metric="resolution")
+    for _ in range(size):
+        FollowUpFactory(conversation=conversation, created_by=agent.user)
     earlier = ConversationFactory(
         customer=conversation.customer, channel=conversation.channel, status="resolved"
     )
@@ -91,6 +103,7 @@ def test_conversation_page_query_count(
     with django_assert_num_queries(CONVERSATION_PAGE_QUERIES):
         response = browser.get(url)
     assert response.content.decode().count('class="message message-') == 2 * size
+    assert response.content.decode().count('class="follow-up"') == size
     with django_assert_num_queries(CONVERSATION_PAGE_QUERIES - LIST_PAGE_QUERIES + 3):
         browser.get(url, headers=HTMX_PANES)
 

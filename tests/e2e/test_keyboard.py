@@ -1,0 +1,84 @@
+"""The inbox by keyboard: j/k walk the list and open each thread at its own URL, / searches,
+? shows the shortcuts, r starts a reply."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from inbox.models import Conversation
+from tests.e2e.conftest import Stack
+from tests.e2e.helpers import inbox_path, sign_in
+from tests.factories import ChannelFactory, ConversationFactory, MembershipFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+# Longest wait first: the list's order.
+CUSTOMERS = [("Ana Pereira", 30), ("Ben Okafor", 20), ("Chloe Martin", 10)]
+
+
+def test_j_k_slash_question_mark_and_r(stack: Stack, page: Page) -> None:
+    agent = MembershipFactory(user__email="maria@acme.test", user__name="Maria Lopez")
+    channel = ChannelFactory(organization=agent.organization, name="Acme")
+    now = timezone.now()
+    conversations: dict[str, Conversation] = {
+        name: ConversationFactory(
+            customer__organization=agent.organization,
+            customer__display_name=name,
+            channel=channel,
+            assignee=agent.user,
+            waiting_since=now - timedelta(minutes=minutes),
+            last_message_preview=f"A question from {name}",
+        )
+        for name, minutes in CUSTOMERS
+    }
+    slug = agent.organization.slug
+    sign_in(page, stack.url, "maria@acme.test", inbox_path(slug))
+    conversation_list = page.get_by_role("navigation", name="Conversations")
+    rows = conversation_list.get_by_role("list", name="Mine · Open").get_by_role("listitem")
+    expect(rows).to_have_count(3)
+
+    def opened(name: str) -> None:
+        link = rows.filter(has_text=name).get_by_role("link")
+        expect(page).to_have_url(re.compile(rf"/inbox/{conversations[name].pk}/$"))
+        expect(page.get_by_role("main", name=f"Conversation with {name}")).to_be_visible()
+        expect(link).to_have_attribute("aria-current", "true")
+        expect(link).to_be_focused()
+        others = [other for other, _ in CUSTOMERS if other != name]
+        for other in others:
+            expect(rows.filter(has_text=other).get_by_role("link")).not_to_have_attribute(
+                "aria-current", "true"
+            )
+
+    page.keyboard.press("j")
+    opened("Ana Pereira")
+    page.keyboard.press("j")
+    opened("Ben Okafor")
+    page.keyboard.press("j")
+    opened("Chloe Martin")
+    page.keyboard.press("j")  # the end of the list: stays
+    opened("Chloe Martin")
+    page.keyboard.press("k")
+    opened("Ben Okafor")
+
+    page.keyboard.press("/")
+    search = page.get_by_role("searchbox", name="Search conversations")
+    expect(search).to_be_focused()
+    page.keyboard.press("j")  # typing in a field is typing, not a shortcut
+    expect(search).to_have_value("j")
+    page.keyboard.press("Escape")
+    expect(search).not_to_be_focused()
+
+    page.keyboard.press("?")
+    help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_dialog).to_be_visible()
+    expect(help_dialog.get_by_text("Next / previous conversation")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+
+    page.keyboard.press("r")
+    expect(page.get_by_role("textbox", name="Reply to Ben Okafor")).to_be_focused()
