@@ -492,6 +492,7 @@ class SLAPolicyViewSet(TenantViewSet):
         )
         return Response(s.SLAPolicySerializer(policy).data)
 
+    @extend_schema(request=s.SLAPolicyInputSerializer, responses=s.SLAPolicySerializer)
     def update(self, request: Request, slug: str, pk: str) -> Response:
         return self.partial_update(request, slug, pk)
 
@@ -574,6 +575,7 @@ class BusinessHoursViewSet(TenantViewSet):
         )
         return Response(s.BusinessHoursSerializer(hours).data)
 
+    @extend_schema(request=s.BusinessHoursInputSerializer, responses=s.BusinessHoursSerializer)
     def update(self, request: Request, slug: str, pk: str) -> Response:
         return self.partial_update(request, slug, pk)
 
@@ -606,5 +608,6 @@ class AutoResolveViewSet(TenantViewSet):
         )
         return Response(s.AutoResolveSerializer(organization).data)
 
+    @extend_schema(request=s.AutoResolveInputSerializer, responses=s.AutoResolveSerializer)
     def update(self, request: Request, slug: str) -> Response:
         return self.partial_update(request, slug)

@@ -623,13 +623,17 @@ def _transition(
     )
     if not clocks:
         return 0, []
+    # Conditional on the state still being the one read (belt and braces: the conversation
+    # locks already keep every other writer out).
     ids = [clock.pk for clock in clocks]
     if breach:
-        SLAClock.all_tenants.filter(pk__in=ids).update(
+        SLAClock.all_tenants.filter(pk__in=ids, state__in=COUNTING).update(
             state=SLAClockState.BREACHED, breached_at=now
         )
     else:
-        SLAClock.all_tenants.filter(pk__in=ids).update(state=SLAClockState.WARNING, warned_at=now)
+        SLAClock.all_tenants.filter(pk__in=ids, state=SLAClockState.RUNNING).update(
+            state=SLAClockState.WARNING, warned_at=now
+        )
     touched = {clock.conversation_id for clock in clocks}
     _refresh_summaries([c for c in locked if c.pk in touched])
     escalations: dict[int, Escalation] = {}
