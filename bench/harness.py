@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -120,7 +121,8 @@ def free_port() -> int:
 class Processes:
     """Child processes started for one benchmark, each in its own session (process group), so
     that stopping one also stops the workers it forked. Output goes to log files, shown when a
-    process dies early. Use as a context manager: everything started is stopped on exit."""
+    process dies early and kept when the run fails. Use as a context manager: everything
+    started is stopped on exit."""
 
     def __init__(self) -> None:
         self._children: list[tuple[str, subprocess.Popen[bytes], Path]] = []
@@ -174,6 +176,8 @@ class Processes:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+        if exc_type is None:  # keep the logs of a failed run for reading
+            shutil.rmtree(self._logs, ignore_errors=True)
 
 
 def python(*args: str) -> list[str]:

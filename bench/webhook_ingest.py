@@ -434,7 +434,7 @@ def _rate(load: Load) -> float:
 def _case_row(run: int, case: Case, tps: float) -> str:
     load, processing = case.load, case.processing
     ack = harness.Stats.of(load.latencies_ns)
-    ratio = f"{_rate(load) / tps:.2f}" if case.batch == 1 else "-"
+    ratio = f"{_rate(load) / tps:.3f}" if case.batch == 1 else "-"
     notes = []
     if load.exhausted:
         notes.append(f"all {load.requests} POSTs sent in {load.elapsed:.1f} s")
@@ -516,7 +516,7 @@ def _verdicts(runs: Sequence[Run]) -> None:
     single = harness.median([_rate(run.cases[0].load) for run in runs])
     print(
         f"- pgbench single-row INSERT (median): {tps:,.0f} tps; single-message ingest is "
-        f"{single / tps:.2f} of it"
+        f"{single / tps:.3f} of it"
     )
     problems = sum(
         c.processing.duplicates + c.processing.lost + c.processing.unexpected
