@@ -5,8 +5,6 @@ Playwright (never a downloaded browser)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from django.db import connection
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from connectors.fake_platform import FakePlatform
-from tests.support.processes import ROOT, AsgiServer, production_env, running_server
+from tests.support.processes import ROOT, AsgiServer, celery_worker, production_env, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -69,33 +67,8 @@ def stack(transactional_db: None, settings: object) -> Iterator[Stack]:
         )
         settings.META_APP_SECRET = META_SECRET  # type: ignore[attr-defined]  # signing in tests
         settings.TWITTER_CONSUMER_SECRET = X_SECRET  # type: ignore[attr-defined]  # as above
-        worker = subprocess.Popen(  # noqa: S603  # our own interpreter and app
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                env["CELERY_QUEUE"],
-                "--pool=solo",
-                "--loglevel=WARNING",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            with running_server(env) as server:
-                yield Stack(url=server.url, fake=fake, env=env, server=server)
-        finally:
-            worker.terminate()
-            worker.wait(timeout=20)
+        with celery_worker(env), running_server(env) as server:
+            yield Stack(url=server.url, fake=fake, env=env, server=server)
 
 
 @pytest.fixture(autouse=True)

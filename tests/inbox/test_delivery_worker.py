@@ -4,8 +4,6 @@ retrying through injected server errors, and sends it exactly once."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from connectors.fake_platform import FakePlatform
 from inbox.models import Membership, Message, MessageStatus
 from inbox.services.messages import message_send
 from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory, MembershipFactory
-from tests.support.processes import ROOT
+from tests.support.processes import celery_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -55,32 +53,8 @@ def worker(queue: str, fake: FakePlatform) -> Iterator[None]:
         "CELERY_QUEUE": queue,
         "DEBUG": "1",
     }
-    process = subprocess.Popen(  # noqa: S603  # our own interpreter and app
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            queue,
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with celery_worker(env):
         yield
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from inbox.models import Role, SLAClock
 from inbox.services.customers import Profile
 from inbox.services.messages import message_receive
 from tests.factories import ChannelFactory, MembershipFactory, SLAPolicyFactory
-from tests.support.processes import ROOT, asgi_server, production_env
+from tests.support.processes import asgi_server, celery_worker, production_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -55,35 +53,8 @@ def env() -> dict[str, str]:
 @pytest.fixture
 def worker_with_beat(env: dict[str, str], tmp_path: Path) -> Iterator[None]:
     """`celery worker --beat`: the beat schedule of settings (the timer sweep every second)."""
-    process = subprocess.Popen(  # noqa: S603  # our own interpreter and app
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--beat",
-            "--schedule",
-            str(tmp_path / "beat-schedule"),
-            "-Q",
-            env["CELERY_QUEUE"],
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with celery_worker(env, "--beat", "--schedule", str(tmp_path / "beat-schedule")):
         yield
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 async def _sla_frames(url: str, cookie: str, origin: str, trigger: Any) -> list[dict[str, Any]]:

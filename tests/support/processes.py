@@ -155,3 +155,36 @@ def asgi_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     """`python -m uvicorn config.asgi:application` on a free port; yields its base URL."""
     with running_server(env, workers=workers) as server:
         yield server.url
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], *extra: str) -> Iterator[None]:
+    """`python -m celery -A config worker` on the queue `env["CELERY_QUEUE"]`, one process
+    (`--pool=solo`), quiet; `extra` adds arguments such as `--beat`."""
+    process = subprocess.Popen(  # noqa: S603  # our own interpreter and app
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            *extra,
+            "-Q",
+            env["CELERY_QUEUE"],
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
