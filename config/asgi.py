@@ -1,5 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels, lifespan for the
-embedded timer.
+"""ASGI entry point: HTTP through Django (webhook POSTs on PostgreSQL through the lean
+`connectors.receiver` first), websockets through Channels, lifespan for the embedded timer.
 
 Serve with `python -m uvicorn config.asgi:application --host H --port P`.
 """
@@ -17,12 +17,13 @@ from django.core.asgi import get_asgi_application
 django_asgi_app = get_asgi_application()
 
 from config.timer import with_embedded_timer  # noqa: E402
+from connectors.receiver import WebhookReceiver  # noqa: E402
 from inbox.routing import websocket_urlpatterns  # noqa: E402
 
 application = with_embedded_timer(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": WebhookReceiver(django_asgi_app),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from enum import Enum
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from connectors.base import (
@@ -34,18 +35,23 @@ from inbox.models import Channel, WebhookEvent, WebhookEventStatus
 from inbox.services.conversations import conversation_record_referral
 from inbox.services.customers import Profile
 from inbox.services.delivery import messages_mark_watermark
-from inbox.services.messages import message_receive, message_record_echo
+from inbox.services.messages import Incoming, message_record_echo, messages_receive
 from inbox.services.webhooks import (
+    EventOutcome,
     channel_routes,
     channel_touch,
     channels_for,
+    messages_stored,
     retry_delay,
-    webhook_event_finish,
     webhook_event_record,
+    webhook_events_claim,
+    webhook_events_finish,
 )
 from inbox.untrusted import clean_json, clean_text, storable_profile
 
 logger = logging.getLogger(__name__)
+
+UNCLAIMED = "no channel claims it"
 
 
 class Outcome(Enum):
@@ -64,14 +70,14 @@ def accept(*, kind: str, body: bytes, headers: Mapping[str, str]) -> tuple[Webho
     connector = connector_for(kind)
     try:
         parsed = connector.parse(body)
-        channels = channel_routes(kind=kind, external_ids=_channel_ids(parsed))
+        channels = channel_routes(kind=kind, external_ids=channel_ids(parsed))
     except InvalidPayloadError as exc:
         failed = webhook_event_record(
             kind=kind,
             body=body,
             headers=headers,
             status=WebhookEventStatus.FAILED,
-            error=f"invalid payload: {exc}",
+            error=invalid_payload_error(exc),
         )
         return failed, Outcome.INVALID
     except Exception:
@@ -83,7 +89,7 @@ def accept(*, kind: str, body: bytes, headers: Mapping[str, str]) -> tuple[Webho
             body=body,
             headers=headers,
             status=WebhookEventStatus.IGNORED,
-            error="no channel claims it",
+            error=UNCLAIMED,
         )
         return ignored, Outcome.IGNORED
     # The event belongs to a tenant when the whole POST is for one channel.
@@ -92,54 +98,228 @@ def accept(*, kind: str, body: bytes, headers: Mapping[str, str]) -> tuple[Webho
     return event, Outcome.ACCEPTED
 
 
-def _channel_ids(events: list[NormalizedEvent]) -> set[str]:
+def channel_ids(events: list[NormalizedEvent]) -> set[str]:
+    """The platform ids (page, X account) a parsed POST is for: what routes it."""
     return {e.channel_id for e in events if e.channel_id is not None}
 
 
-def process(event_id: int) -> str:
-    """Turn a stored event into domain rows; returns the final status.
+def invalid_payload_error(exc: InvalidPayloadError) -> str:
+    return f"invalid payload: {exc}"
 
-    A failure is recorded on the event with a retry time (exponential backoff); the caller
-    (the Celery task, the sweep or replay_webhooks) decides when to run it again.
+
+# How much one worker turns into rows in one transaction: up to BATCH_SIZE stored events, cut
+# after the event that brings its customer messages to MESSAGE_BUDGET. Under a burst a batch
+# shares BEGIN/COMMIT, the look-ups, the duplicate check and the status UPDATE among its
+# events, and known customers' messages are stored in bulk; alone, an event is its own batch.
+# Small enough that the locks taken on the way (conversations, the organization's numbering
+# when a conversation starts) are held for tens of milliseconds, not seconds.
+BATCH_SIZE = 20
+MESSAGE_BUDGET = 50
+
+
+def process(event_id: int) -> str:
+    """Turn one stored event into domain rows, whatever its status (replay); returns the final
+    status. A failure is recorded on the event with a retry time (exponential backoff); the
+    caller (the Celery task, the sweep or replay_webhooks) decides when to run it again.
     """
     event = WebhookEvent.all_tenants.get(pk=event_id)
-    connector = connector_for(event.kind)
+    return process_events([event])[event.pk]
+
+
+@dataclass(frozen=True)
+class Batch:
+    statuses: dict[int, str]  # event id → final status
+    left: list[int]  # claimed but over the budget: received still, for the next task
+
+
+def process_pending(event_id: int, *, limit: int = BATCH_SIZE) -> Batch:
+    """Process `event_id` (received, or failed and due again) with other received events,
+    oldest first, in one transaction: up to `limit` events and MESSAGE_BUDGET messages.
+
+    Events are claimed with FOR UPDATE SKIP LOCKED: two workers never take the same event, an
+    event another worker holds is left to it, and an event processed meanwhile (its own task
+    arriving after a batch took it) is skipped. The domain rows and the events' statuses
+    commit together. Claimed events over the budget are returned in `left`, untouched; the
+    caller hands them to a worker again (their own tasks may have passed already).
+    """
+    with transaction.atomic():
+        claimed = webhook_events_claim(event_id, limit=limit)
+        taken: list[WebhookEvent] = []
+        messages = 0
+        for event in claimed:
+            if taken and messages >= MESSAGE_BUDGET:
+                break
+            taken.append(event)
+            messages += _count_messages(event)
+        statuses = process_events(taken) if taken else {}
+    return Batch(statuses, [event.pk for event in claimed[len(taken) :]])
+
+
+def _count_messages(event: WebhookEvent) -> int:
     try:
-        parsed = connector.parse(bytes(event.body))
-    except InvalidPayloadError as exc:
-        webhook_event_finish(event, status=WebhookEventStatus.FAILED, error=str(exc))
-        return WebhookEventStatus.FAILED
-    errors: list[str] = []
-    handled = 0
-    try:
-        channels = channels_for(kind=event.kind, external_ids=_channel_ids(parsed))
-        for item in parsed:
-            channel = channels.get(item.channel_id or "")
-            if channel is None or isinstance(item, IgnoredEvent):
-                continue
-            # One bad item must not hold back the other customers' messages of the batch;
-            # every service is idempotent, so the retry re-applies the whole batch safely.
+        parsed = connector_for(event.kind).parse(bytes(event.body))
+    except InvalidPayloadError:
+        return 0
+    return sum(isinstance(item, InboundMessage) for item in parsed)
+
+
+def process_events(events: list[WebhookEvent]) -> dict[int, str]:
+    """Apply stored events in one transaction; returns their final statuses.
+
+    Items are applied in order. Consecutive customer messages are gathered per channel and
+    stored together (`messages_receive`, in bulk for known customers); echoes, receipts and
+    referrals go through their services one at a time. One bad item must not hold back the
+    other customers' messages: each service runs in a savepoint, the item's event is marked
+    failed with a retry time and the rest commit. Every service is idempotent, so the retry
+    re-applies the whole event safely.
+    """
+    with transaction.atomic():
+        work: list[tuple[WebhookEvent, list[NormalizedEvent]]] = []
+        results = {event.pk: _Result() for event in events}
+        for event in events:
             try:
-                _apply(item, channel)
-                handled += 1
-            except Exception as exc:
-                logger.exception("webhook event %s: an item failed", event_id)
-                errors.append(repr(exc))
+                work.append((event, connector_for(event.kind).parse(bytes(event.body))))
+            except InvalidPayloadError as exc:
+                results[event.pk].fail(str(exc), retry=False)
+        routes = _routes(work)
+        stored = _stored_messages(work, routes)
+        run = _MessageRun(results)
+        for event, parsed in work:
+            for item in parsed:
+                channel = routes.get((event.kind, item.channel_id or ""))
+                if channel is None or isinstance(item, IgnoredEvent):
+                    continue
+                results[event.pk].handled += 1
+                if isinstance(item, InboundMessage):
+                    key = (channel.pk, clean_text(item.external_id))
+                    if key not in stored:  # else a redelivery, or twice in this batch
+                        stored.add(key)
+                        run.add(event.pk, channel, _incoming(item))
+                    continue
+                run.flush()
+                try:
+                    _apply(item, channel)
+                except Exception as exc:
+                    logger.exception("webhook event %s: an item failed", event.pk)
+                    results[event.pk].fail(repr(exc))
+        run.flush()
         now = timezone.now()
-        for channel in channels.values():
+        for channel in {c.pk: c for c in routes.values()}.values():
             channel_touch(channel, now)
-    except Exception as exc:
-        logger.exception("webhook event %s failed", event_id)
-        errors.append(repr(exc))
-    if errors:
-        retry_at = timezone.now() + timedelta(seconds=retry_delay(event.attempts + 1))
-        webhook_event_finish(
-            event, status=WebhookEventStatus.FAILED, error="\n".join(errors), retry_at=retry_at
+        webhook_events_finish(
+            [
+                EventOutcome(
+                    event=event,
+                    status=result.status,
+                    error="\n".join(result.errors),
+                    retry_at=now + timedelta(seconds=retry_delay(event.attempts + 1))
+                    if result.retry and result.errors
+                    else None,
+                )
+                for event in events
+                for result in (results[event.pk],)
+            ],
+            now=now,
         )
-        return WebhookEventStatus.FAILED
-    status = WebhookEventStatus.PROCESSED if handled else WebhookEventStatus.IGNORED
-    webhook_event_finish(event, status=status)
-    return status
+    return {pk: result.status for pk, result in results.items()}
+
+
+@dataclass
+class _Result:
+    """How one event's items went."""
+
+    handled: int = 0
+    errors: list[str] = field(default_factory=list)
+    retry: bool = True
+
+    def fail(self, error: str, *, retry: bool = True) -> None:
+        self.errors.append(error)
+        self.retry = self.retry and retry
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return WebhookEventStatus.FAILED
+        return WebhookEventStatus.PROCESSED if self.handled else WebhookEventStatus.IGNORED
+
+
+class _MessageRun:
+    """Customer messages waiting to be stored together, per channel, with their events."""
+
+    def __init__(self, results: dict[int, _Result]) -> None:
+        self.results = results
+        self.by_channel: dict[int, tuple[Channel, list[int], list[Incoming]]] = {}
+
+    def add(self, event_id: int, channel: Channel, incoming: Incoming) -> None:
+        _, event_ids, items = self.by_channel.setdefault(channel.pk, (channel, [], []))
+        event_ids.append(event_id)
+        items.append(incoming)
+
+    def flush(self) -> None:
+        for channel, event_ids, items in self.by_channel.values():
+            try:
+                failures = messages_receive(
+                    organization=channel.organization, channel=channel, incoming=items
+                )
+            except Exception as broken:  # the service isolates items; this is a last resort
+                logger.exception("webhook events %s: storing messages failed", event_ids)
+                failures = dict.fromkeys(range(len(items)), broken)
+            for index, error in failures.items():
+                logger.error("webhook event %s: a message failed: %r", event_ids[index], error)
+                self.results[event_ids[index]].fail(repr(error))
+        self.by_channel = {}
+
+
+def _routes(
+    work: list[tuple[WebhookEvent, list[NormalizedEvent]]],
+) -> dict[tuple[str, str], Channel]:
+    """(kind, platform channel id) → channel, for every item of the batch, in one query per
+    platform."""
+    wanted: dict[str, set[str]] = {}
+    for event, parsed in work:
+        wanted.setdefault(event.kind, set()).update(channel_ids(parsed))
+    return {
+        (kind, external_id): channel
+        for kind, ids in wanted.items()
+        for external_id, channel in channels_for(kind=kind, external_ids=ids).items()
+    }
+
+
+def _stored_messages(
+    work: list[tuple[WebhookEvent, list[NormalizedEvent]]],
+    routes: dict[tuple[str, str], Channel],
+) -> set[tuple[int, str]]:
+    """(channel id, platform message id) of the batch's customer messages already stored, in
+    one query: a redelivery is skipped without touching its conversation."""
+    keys = {
+        (channel.pk, clean_text(item.external_id))
+        for event, parsed in work
+        for item in parsed
+        if isinstance(item, InboundMessage)
+        for channel in [routes.get((event.kind, item.channel_id or ""))]
+        if channel is not None
+    }
+    return messages_stored(keys)
+
+
+def _incoming(item: InboundMessage) -> Incoming:
+    metadata = clean_json(dict(item.metadata))
+    if item.standby:
+        metadata["standby"] = True
+    referral = clean_json(asdict(item.referral)) if item.referral else None
+    if referral is not None:
+        metadata["referral"] = referral
+    return Incoming(
+        platform_user_id=clean_text(item.customer_id),
+        external_id=clean_text(item.external_id),
+        text=clean_text(item.text),
+        sent_at=item.sent_at,
+        attachments=_attachments(item.attachments),
+        visibility=item.visibility,
+        metadata=metadata,
+        profile=_profile(item.profile),
+        referral=referral,
+    )
 
 
 def _attachments(items: tuple[Attachment, ...]) -> list[dict[str, Any]]:
@@ -157,28 +337,9 @@ def _profile(profile: PersonProfile | None) -> Profile | None:
 
 
 def _apply(item: NormalizedEvent, channel: Channel) -> None:
+    """One echo, receipt or referral (customer messages go through _MessageRun)."""
     organization = channel.organization
-    if isinstance(item, InboundMessage):
-        metadata = clean_json(dict(item.metadata))
-        if item.standby:
-            metadata["standby"] = True
-        referral = clean_json(asdict(item.referral)) if item.referral else None
-        if referral is not None:
-            metadata["referral"] = referral
-        message_receive(
-            organization=organization,
-            channel=channel,
-            platform_user_id=clean_text(item.customer_id),
-            external_id=clean_text(item.external_id),
-            text=clean_text(item.text),
-            sent_at=item.sent_at,
-            attachments=_attachments(item.attachments),
-            visibility=item.visibility,
-            metadata=metadata,
-            profile=_profile(item.profile),
-            referral=referral,
-        )
-    elif isinstance(item, OutboundEcho):
+    if isinstance(item, OutboundEcho):
         message_record_echo(
             organization=organization,
             channel=channel,

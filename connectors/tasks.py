@@ -15,16 +15,21 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="connectors.process_webhook_event", ignore_result=True)
-def process_webhook_event(event_id: int) -> str:
-    """Process a stored event; on failure schedule the next attempt with backoff.
+def process_webhook_event(event_id: int) -> int:
+    """Process a stored event, with whatever other received events are waiting (one
+    transaction, see ingest.process_pending); schedule each failure's next attempt with
+    backoff. Returns how many events it processed: 0 when another worker took this one.
 
     Runs inline when Celery is eager (the embedded default); the periodic sweep re-drives any
     event whose scheduled retry was lost, so an acknowledged event is never dropped.
     """
-    status = ingest.process(event_id)
-    if status == WebhookEventStatus.FAILED:
-        enqueue_retry(event_id)
-    return status
+    batch = ingest.process_pending(event_id)
+    for failed, status in batch.statuses.items():
+        if status == WebhookEventStatus.FAILED:
+            enqueue_retry(failed)
+    for left in batch.left:
+        enqueue(left)
+    return len(batch.statuses)
 
 
 def enqueue_retry(event_id: int) -> None:

@@ -29,8 +29,10 @@ UNSET: Any = object()
 
 
 def _next_number(organization: Organization) -> int:
-    """Per-organization sequence; the row lock serialises concurrent creations."""
-    locked = Organization.objects.select_for_update().only("last_conversation_number")
+    """Per-organization sequence; the row lock serialises concurrent creations. FOR NO KEY
+    UPDATE: a FOR UPDATE lock would also block every INSERT referencing the organization
+    (webhook events, messages) until the transaction ends."""
+    locked = Organization.objects.select_for_update(no_key=True).only("last_conversation_number")
     org = locked.get(pk=organization.pk)
     org.last_conversation_number += 1
     org.save(update_fields=["last_conversation_number"])

@@ -35,7 +35,7 @@ class Profile:
 
 
 @scoped
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # its create has its own savepoint; callers have theirs
 def customer_identify(
     *,
     organization: Organization,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from connectors.base import ReplyWindow
@@ -19,6 +20,7 @@ from inbox.models import (
     Channel,
     Conversation,
     ConversationStatus,
+    CustomerIdentity,
     Membership,
     Message,
     MessageDirection,
@@ -30,8 +32,10 @@ from inbox.models import (
 from inbox.services.conversations import conversation_for_inbound, record_referral, track_pending
 from inbox.services.customers import Profile, customer_identify, profile_fetch_later
 from inbox.services.delivery import delivery_create
-from inbox.services.sla import sla_inbound, sla_reply
+from inbox.services.sla import sla_cycles, sla_inbound, sla_reply
 from inbox.tenancy import scoped
+
+logger = logging.getLogger(__name__)
 
 PREVIEW_LENGTH = 280
 LINK_WEIGHT = 23  # a link in a public post counts as 23 characters (t.co)
@@ -102,19 +106,19 @@ def message_receive(
     conversation, _ = conversation_for_inbound(
         organization=organization, customer=identity.customer, channel=channel, at=sent_at
     )
-    message = Message(
-        organization=organization,
-        conversation=conversation,
-        channel=channel,
-        direction=MessageDirection.INBOUND,
-        kind=MessageKind.MESSAGE,
-        visibility=visibility,
-        text=text,
-        attachments=list(attachments),
-        metadata=metadata or {},
-        external_id=external_id,
-        status=MessageStatus.RECEIVED,
-        sent_at=sent_at,
+    message = _inbound_message(
+        organization,
+        channel,
+        conversation,
+        Incoming(
+            platform_user_id=platform_user_id,
+            external_id=external_id,
+            text=text,
+            sent_at=sent_at,
+            attachments=attachments,
+            visibility=visibility,
+            metadata=metadata,
+        ),
     )
     try:
         with transaction.atomic():
@@ -131,22 +135,224 @@ def message_receive(
         conversation.snoozed_until = None
         track_pending(conversation, organization, timezone.now())
         changed.append("status")
-    if conversation.last_inbound_at is None or sent_at > conversation.last_inbound_at:
-        conversation.last_inbound_at = sent_at
-        conversation.default_visibility = visibility
-    if conversation.waiting_since is None:
-        conversation.waiting_since = sent_at
+    _note_inbound(conversation, text, attachments, sent_at, visibility)
     if referral:
         record_referral(identity, conversation, referral, at=sent_at)
-    if sent_at >= conversation.last_message_at:
-        conversation.last_message_at = sent_at
-        conversation.last_message_preview = preview_of(text, attachments)
     if sla_inbound(organization=organization, conversation=conversation, at=sent_at):
         changed.append("sla")
     conversation.save()
     events.emit(events.message_created(message))
     events.emit(events.conversation_updated(conversation, changed))
     return Received(message, conversation, created=True)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One customer message of a webhook batch: message_receive's arguments."""
+
+    platform_user_id: str
+    external_id: str | None
+    text: str
+    sent_at: datetime
+    attachments: Sequence[dict[str, Any]] = ()
+    visibility: str = Visibility.PRIVATE
+    metadata: dict[str, Any] | None = None
+    profile: Profile | None = None
+    referral: dict[str, Any] | None = None
+
+    @property
+    def plain(self) -> bool:
+        """Nothing but a message: no profile to refresh, no referral to record."""
+        return self.external_id is not None and self.profile is None and self.referral is None
+
+
+@scoped
+def messages_receive(
+    *, organization: Organization, channel: Channel, incoming: Sequence[Incoming]
+) -> dict[int, Exception]:
+    """Record many customers' messages of one channel, as message_receive would one by one;
+    returns the index and error of each message that failed (the others are stored).
+
+    The bulk path expects the platform ids checked against stored messages (ingest does it
+    for the whole batch in one query); a concurrent duplicate is still caught by the unique
+    index, and then every message goes one by one. Customers already known, writing on an
+    open conversation, with plain messages, go in bulk: one query each for their identities,
+    their conversations (locked) and their SLA clocks, one INSERT for the messages and one
+    pipelined UPDATE per conversation, whatever their number. Anyone else (new people, a
+    pending or snoozed thread to reopen, a profile or a referral to record) goes through
+    message_receive, in a savepoint each. Must run inside a transaction; events are
+    published after it commits.
+    """
+    taken: set[int] = set()
+    if any(item.plain for item in incoming):
+        try:
+            with transaction.atomic():
+                taken = _receive_in_bulk(organization, channel, incoming)
+        except IntegrityError:
+            taken = set()  # a concurrent duplicate: one by one, each finds out for itself
+        except Exception:
+            logger.exception("bulk receive failed; taking the messages one by one")
+            taken = set()
+    failures: dict[int, Exception] = {}
+    for index, item in enumerate(incoming):
+        if index in taken:
+            continue
+        try:
+            message_receive(
+                organization=organization,
+                channel=channel,
+                platform_user_id=item.platform_user_id,
+                external_id=item.external_id,
+                text=item.text,
+                sent_at=item.sent_at,
+                attachments=item.attachments,
+                visibility=item.visibility,
+                metadata=item.metadata,
+                profile=item.profile,
+                referral=item.referral,
+            )
+        except Exception as exc:
+            failures[index] = exc
+    return failures
+
+
+def _receive_in_bulk(
+    organization: Organization, channel: Channel, incoming: Sequence[Incoming]
+) -> set[int]:
+    """The bulk part of messages_receive; returns the indexes it stored."""
+    people = {item.platform_user_id for item in incoming}
+    identities = {
+        identity.platform_user_id: identity
+        for identity in CustomerIdentity.objects.select_related("customer").filter(
+            organization=organization, channel=channel, platform_user_id__in=people
+        )
+    }
+    open_threads = {
+        conversation.customer_id: conversation
+        for conversation in Conversation.objects.select_for_update()
+        .filter(
+            organization=organization,
+            channel=channel,
+            customer_id__in=[identity.customer_id for identity in identities.values()],
+        )
+        .exclude(status=ConversationStatus.RESOLVED)
+    }
+    # Everyone with one message the bulk path cannot take goes one by one, in order.
+    slow = {
+        item.platform_user_id
+        for item in incoming
+        if not item.plain
+        or item.platform_user_id not in identities
+        or open_threads.get(identities[item.platform_user_id].customer_id) is None
+        or open_threads[identities[item.platform_user_id].customer_id].status
+        != ConversationStatus.OPEN
+    }
+    chosen = [
+        (index, item) for index, item in enumerate(incoming) if item.platform_user_id not in slow
+    ]
+    if not chosen:
+        return set()
+    threads: dict[int, Conversation] = {}
+    messages: list[Message] = []
+    for _, item in chosen:
+        identity = identities[item.platform_user_id]
+        conversation = open_threads[identity.customer_id]
+        conversation.channel = channel
+        conversation.customer = identity.customer
+        threads[conversation.pk] = conversation
+        messages.append(_inbound_message(organization, channel, conversation, item))
+    Message.objects.bulk_create(messages)
+    cycles = sla_cycles(organization=organization, conversations=list(threads.values()))
+    changes: list[tuple[Message, Conversation, list[str]]] = []
+    for (_, item), message in zip(chosen, messages, strict=True):
+        conversation = threads[message.conversation_id]
+        changed = ["last_message"]
+        _note_inbound(conversation, item.text, item.attachments, item.sent_at, item.visibility)
+        if sla_inbound(
+            organization=organization, conversation=conversation, at=item.sent_at, cycles=cycles
+        ):
+            changed.append("sla")
+        changes.append((message, conversation, changed))
+    _save_inbound_fields(organization, list(threads.values()))
+    for message, conversation, changed in changes:
+        events.emit(events.message_created(message))
+        events.emit(events.conversation_updated(conversation, changed))
+    return {index for index, _ in chosen}
+
+
+# What a customer's message changes on their open conversation (besides its SLA summary,
+# which sla_inbound stores itself).
+_INBOUND_FIELDS = [
+    "last_inbound_at",
+    "default_visibility",
+    "waiting_since",
+    "last_message_at",
+    "last_message_preview",
+    "updated_at",
+]
+
+
+def _save_inbound_fields(organization: Organization, conversations: list[Conversation]) -> None:
+    """One UPDATE per conversation, sent together (psycopg pipelines executemany): Django's
+    bulk_update builds a CASE per field and row, which cost more CPU than the rest of the
+    batch together."""
+    now = timezone.now()
+    for conversation in conversations:
+        conversation.updated_at = now
+    fields = [f for f in Conversation._meta.concrete_fields if f.name in _INBOUND_FIELDS]
+
+    def quote(name: str | None) -> str:
+        return connection.ops.quote_name(name or "")
+
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    statement = (
+        f"UPDATE {quote(Conversation._meta.db_table)} SET {assignments} "  # noqa: S608  # identifiers from the model, values bound
+        "WHERE id = %s AND organization_id = %s"
+    )
+    rows = [
+        [field.get_db_prep_save(getattr(c, field.attname), connection) for field in fields]
+        + [c.pk, organization.pk]
+        for c in conversations
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
+
+
+def _inbound_message(
+    organization: Organization, channel: Channel, conversation: Conversation, item: Incoming
+) -> Message:
+    return Message(
+        organization=organization,
+        conversation=conversation,
+        channel=channel,
+        direction=MessageDirection.INBOUND,
+        kind=MessageKind.MESSAGE,
+        visibility=item.visibility,
+        text=item.text,
+        attachments=list(item.attachments),
+        metadata=item.metadata or {},
+        external_id=item.external_id,
+        status=MessageStatus.RECEIVED,
+        sent_at=item.sent_at,
+    )
+
+
+def _note_inbound(
+    conversation: Conversation,
+    text: str,
+    attachments: Sequence[dict[str, Any]],
+    sent_at: datetime,
+    visibility: str,
+) -> None:
+    """What a customer's message changes on their conversation (the caller saves it)."""
+    if conversation.last_inbound_at is None or sent_at > conversation.last_inbound_at:
+        conversation.last_inbound_at = sent_at
+        conversation.default_visibility = visibility
+    if conversation.waiting_since is None:
+        conversation.waiting_since = sent_at
+    if sent_at >= conversation.last_message_at:
+        conversation.last_message_at = sent_at
+        conversation.last_message_preview = preview_of(text, attachments)
 
 
 def _existing(organization: Organization, channel: Channel, external_id: str) -> Message | None:

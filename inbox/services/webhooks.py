@@ -6,13 +6,14 @@ mapped), so they use the `all_tenants` managers; nothing here reads domain rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import F, Q, QuerySet
-from django.utils import timezone
+from django.db import connection
+from django.db.models import Case, F, Q, QuerySet, Value, When
 
-from inbox.models import Channel, WebhookEvent, WebhookEventStatus
+from inbox.models import Channel, Message, WebhookEvent, WebhookEventStatus
 
 # Backoff between processing attempts: 5 s, 20 s, 80 s, ... capped at one hour.
 RETRY_BASE_SECONDS = 5
@@ -73,17 +74,68 @@ def channel_routes(*, kind: str, external_ids: Iterable[str]) -> dict[str, Chann
     return {channel.external_id: channel for channel in channels}
 
 
-def webhook_event_finish(
-    event: WebhookEvent, *, status: str, error: str = "", retry_at: datetime | None = None
-) -> None:
-    """Record the outcome of one processing attempt."""
-    event.status = status
-    event.error = error[:10_000]
-    event.attempts = F("attempts") + 1
-    event.next_attempt_at = retry_at
-    event.processed_at = timezone.now() if status == WebhookEventStatus.PROCESSED else None
-    event.save(update_fields=["status", "error", "attempts", "next_attempt_at", "processed_at"])
-    event.refresh_from_db(fields=["attempts"])
+@dataclass(frozen=True)
+class EventOutcome:
+    """What one processing attempt of `event` came to; `retry_at` set for a retryable failure."""
+
+    event: WebhookEvent
+    status: str
+    error: str = ""
+    retry_at: datetime | None = None
+
+
+def webhook_events_finish(outcomes: Iterable[EventOutcome], *, now: datetime) -> None:
+    """Record processing attempts: one UPDATE per status for the clean outcomes (the usual
+    case, whatever the batch size), one per failed event."""
+    clean: dict[str, list[int]] = {}
+    for outcome in outcomes:
+        if outcome.error or outcome.status == WebhookEventStatus.FAILED:
+            WebhookEvent.all_tenants.filter(pk=outcome.event.pk).update(
+                status=outcome.status,
+                error=outcome.error[:10_000],
+                attempts=F("attempts") + 1,
+                next_attempt_at=outcome.retry_at,
+                processed_at=None,
+            )
+        else:
+            clean.setdefault(outcome.status, []).append(outcome.event.pk)
+    for status, ids in clean.items():
+        WebhookEvent.all_tenants.filter(pk__in=ids).update(
+            status=status,
+            error="",
+            attempts=F("attempts") + 1,
+            next_attempt_at=None,
+            processed_at=now if status == WebhookEventStatus.PROCESSED else None,
+        )
+
+
+def webhook_events_claim(event_id: int, *, limit: int) -> list[WebhookEvent]:
+    """Lock `event_id` (when received, or failed: its retry) and up to `limit - 1` other
+    received events, oldest first, skipping rows other workers hold. Call inside a
+    transaction; the locks last until it ends."""
+    pending = WebhookEvent.all_tenants.filter(
+        Q(pk=event_id, status__in=[WebhookEventStatus.RECEIVED, WebhookEventStatus.FAILED])
+        | Q(status=WebhookEventStatus.RECEIVED)
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        pending = pending.select_for_update(skip_locked=True)
+    first = Case(When(pk=event_id, then=Value(0)), default=Value(1))
+    return list(pending.order_by(first, "received_at", "pk")[:limit])
+
+
+def messages_stored(keys: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which (channel id, platform message id) pairs are stored messages already, in one
+    query (the unique index on the pair answers it)."""
+    if not keys:
+        return set()
+    by_channel: dict[int, list[str]] = {}
+    for channel_id, external_id in keys:
+        by_channel.setdefault(channel_id, []).append(external_id)
+    wanted = Q()
+    for channel_id, external_ids in by_channel.items():
+        wanted |= Q(channel_id=channel_id, external_id__in=external_ids)
+    rows = Message.all_tenants.filter(wanted).values_list("channel_id", "external_id")
+    return {(channel_id, external_id) for channel_id, external_id in rows if external_id}
 
 
 def channel_touch(channel: Channel, at: datetime) -> None:
