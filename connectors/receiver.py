@@ -12,8 +12,9 @@ and a fresh connection: about 140 POSTs a second on two cores. This ASGI middlew
 3. the connector parses the body (a signed non-envelope is stored as failed and answered 400);
 4. one INSERT, autocommitted on a pooled async connection, routes the event to its channel and
    stores it with its verdict (`connectors.store`);
-5. the 200 goes out, then the event is handed to the Celery workers. If that hand-over fails
-   or the process dies first, the periodic sweep re-drives the stored event.
+5. the 200 goes out, then the event is handed to the Celery workers (`Handoff`: under load,
+   many events per task). If that hand-over fails or the process dies first, the periodic
+   sweep re-drives the stored event.
 
 Everything else, the platforms' GET handshakes included, goes to Django. So does every
 request on SQLite (the embedded default), where `connectors.views.webhook` handles the POST
@@ -34,7 +35,7 @@ from django.http.request import split_domain_port, validate_host
 from connectors import ingest, store
 from connectors.base import InvalidPayloadError
 from connectors.registry import UnknownChannelKindError, connector_for
-from connectors.tasks import enqueue
+from connectors.tasks import enqueue_many
 from inbox.models import WebhookEventStatus
 
 logger = logging.getLogger(__name__)
@@ -83,9 +84,46 @@ class WebhookReceiver:
         status, event_id = await accept(kind, body, headers)
         await _answer(send, status, ANSWERS[status])
         if event_id is not None:
-            # After the answer: the platform never waits for the broker. enqueue() logs and
-            # swallows broker errors; the sweep re-drives what it could not hand over.
-            await asyncio.to_thread(enqueue, event_id)
+            _handoff().add(event_id)  # after the answer: the platform never waits for it
+
+
+class Handoff:
+    """Accepted event ids on their way to the Celery workers, in as few tasks as the load
+    allows: while one hand-over talks to the broker, the ids accepted meanwhile gather and
+    go together in the next one (a task per BATCH_SIZE ids, as one task processes that many).
+    Alone, an event goes at once. Ids not handed over when the process dies are re-driven by
+    the sweep, as are those the broker refused (enqueue_many logs, never raises).
+    """
+
+    def __init__(self) -> None:
+        self.waiting: list[int] = []
+        self.running: asyncio.Task[None] | None = None
+
+    def add(self, event_id: int) -> None:
+        self.waiting.append(event_id)
+        if self.running is None or self.running.done():
+            self.running = asyncio.get_running_loop().create_task(self._hand_over())
+
+    async def _hand_over(self) -> None:
+        while self.waiting:
+            ids, self.waiting = self.waiting, []
+            await asyncio.to_thread(enqueue_many, ids)
+
+    async def drain(self) -> None:
+        """Wait until every id added so far is handed over (tests, shutdown)."""
+        while self.running is not None and not self.running.done():
+            await self.running
+
+
+_handoffs: dict[asyncio.AbstractEventLoop, Handoff] = {}
+
+
+def _handoff() -> Handoff:
+    loop = asyncio.get_running_loop()
+    handoff = _handoffs.get(loop)
+    if handoff is None:
+        handoff = _handoffs[loop] = Handoff()
+    return handoff
 
 
 ANSWERS = {

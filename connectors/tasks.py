@@ -40,6 +40,13 @@ def enqueue_retry(event_id: int) -> None:
     process_webhook_event.apply_async((event_id,), countdown=delay)
 
 
+def enqueue_many(event_ids: list[int]) -> None:
+    """Hand freshly accepted events to the workers: one task per ingest.BATCH_SIZE of them
+    (each task claims its event and the other received ones, up to a batch)."""
+    for event_id in event_ids[:: ingest.BATCH_SIZE]:
+        enqueue(event_id)
+
+
 def enqueue(event_id: int) -> None:
     """Hand a freshly accepted event to the workers; never raises into the webhook response
     (the event is already durable and the sweep re-drives it if the broker is down)."""

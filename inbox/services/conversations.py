@@ -29,14 +29,19 @@ UNSET: Any = object()
 
 
 def _next_number(organization: Organization) -> int:
-    """Per-organization sequence; the row lock serialises concurrent creations. FOR NO KEY
-    UPDATE: a FOR UPDATE lock would also block every INSERT referencing the organization
-    (webhook events, messages) until the transaction ends."""
+    return next_conversation_numbers(organization, 1)[0]
+
+
+def next_conversation_numbers(organization: Organization, count: int) -> range:
+    """Take `count` numbers of the per-organization sequence. The row lock serialises
+    concurrent creations until the caller's transaction ends; FOR NO KEY UPDATE, because a
+    FOR UPDATE lock would also block every INSERT referencing the organization (webhook
+    events, messages) meanwhile."""
     locked = Organization.objects.select_for_update(no_key=True).only("last_conversation_number")
     org = locked.get(pk=organization.pk)
-    org.last_conversation_number += 1
+    org.last_conversation_number += count
     org.save(update_fields=["last_conversation_number"])
-    return org.last_conversation_number
+    return range(org.last_conversation_number - count + 1, org.last_conversation_number + 1)
 
 
 @scoped

@@ -20,6 +20,7 @@ from inbox.models import (
     Channel,
     Conversation,
     ConversationStatus,
+    Customer,
     CustomerIdentity,
     Membership,
     Message,
@@ -29,10 +30,15 @@ from inbox.models import (
     Organization,
     Visibility,
 )
-from inbox.services.conversations import conversation_for_inbound, record_referral, track_pending
+from inbox.services.conversations import (
+    conversation_for_inbound,
+    next_conversation_numbers,
+    record_referral,
+    track_pending,
+)
 from inbox.services.customers import Profile, customer_identify, profile_fetch_later
 from inbox.services.delivery import delivery_create
-from inbox.services.sla import sla_cycles, sla_inbound, sla_reply
+from inbox.services.sla import sla_batch, sla_inbound, sla_reply
 from inbox.tenancy import scoped
 
 logger = logging.getLogger(__name__)
@@ -175,12 +181,13 @@ def messages_receive(
 
     The bulk path expects the platform ids checked against stored messages (ingest does it
     for the whole batch in one query); a concurrent duplicate is still caught by the unique
-    index, and then every message goes one by one. Customers already known, writing on an
-    open conversation, with plain messages, go in bulk: one query each for their identities,
-    their conversations (locked) and their SLA clocks, one INSERT for the messages and one
-    pipelined UPDATE per conversation, whatever their number. Anyone else (new people, a
-    pending or snoozed thread to reopen, a profile or a referral to record) goes through
-    message_receive, in a savepoint each. Must run inside a transaction; events are
+    index, and then every message goes one by one. Plain messages go in bulk, whatever
+    their number: one query each for the people's identities, their unresolved
+    conversations (locked) and SLA clocks; one INSERT each for new customers, their
+    identities and new conversations (numbered in one go), one for the messages; one
+    pipelined UPDATE per conversation. People with a pending or snoozed thread to reopen, a
+    profile or a referral to record go through message_receive, in a savepoint each, in
+    order. Must run inside a transaction; events are
     published after it commits.
     """
     taken: set[int] = set()
@@ -219,15 +226,22 @@ def messages_receive(
 def _receive_in_bulk(
     organization: Organization, channel: Channel, incoming: Sequence[Incoming]
 ) -> set[int]:
-    """The bulk part of messages_receive; returns the indexes it stored."""
-    people = {item.platform_user_id for item in incoming}
+    """The bulk part of messages_receive; returns the indexes it stored.
+
+    Takes everyone whose messages are all plain and whose unresolved conversation, if any, is
+    open: new people get their customer, identity and conversation here (numbered in one
+    go), and so do known ones whose last conversation was resolved.
+    """
+    firsts: dict[str, Incoming] = {}
+    for item in incoming:
+        firsts.setdefault(item.platform_user_id, item)
     identities = {
         identity.platform_user_id: identity
         for identity in CustomerIdentity.objects.select_related("customer").filter(
-            organization=organization, channel=channel, platform_user_id__in=people
+            organization=organization, channel=channel, platform_user_id__in=list(firsts)
         )
     }
-    open_threads = {
+    threads_by_customer = {
         conversation.customer_id: conversation
         for conversation in Conversation.objects.select_for_update()
         .filter(
@@ -236,40 +250,47 @@ def _receive_in_bulk(
             customer_id__in=[identity.customer_id for identity in identities.values()],
         )
         .exclude(status=ConversationStatus.RESOLVED)
+        .order_by("pk")
     }
     # Everyone with one message the bulk path cannot take goes one by one, in order.
-    slow = {
-        item.platform_user_id
-        for item in incoming
-        if not item.plain
-        or item.platform_user_id not in identities
-        or open_threads.get(identities[item.platform_user_id].customer_id) is None
-        or open_threads[identities[item.platform_user_id].customer_id].status
-        != ConversationStatus.OPEN
-    }
-    chosen = [
-        (index, item) for index, item in enumerate(incoming) if item.platform_user_id not in slow
-    ]
-    if not chosen:
+    slow = {item.platform_user_id for item in incoming if not item.plain}
+    for person, identity in identities.items():
+        thread = threads_by_customer.get(identity.customer_id)
+        if thread is not None and thread.status != ConversationStatus.OPEN:
+            slow.add(person)  # pending or snoozed: reopening is message_receive's
+    people = [person for person in firsts if person not in slow]
+    if not people:
         return set()
+    _identify_newcomers(
+        organization, channel, [p for p in people if p not in identities], identities
+    )
+    _open_threads(
+        organization,
+        channel,
+        people=people,
+        firsts=firsts,
+        identities=identities,
+        threads_by_customer=threads_by_customer,
+    )
+    chosen = [(i, item) for i, item in enumerate(incoming) if item.platform_user_id not in slow]
     threads: dict[int, Conversation] = {}
     messages: list[Message] = []
     for _, item in chosen:
         identity = identities[item.platform_user_id]
-        conversation = open_threads[identity.customer_id]
+        conversation = threads_by_customer[identity.customer_id]
         conversation.channel = channel
         conversation.customer = identity.customer
         threads[conversation.pk] = conversation
         messages.append(_inbound_message(organization, channel, conversation, item))
     Message.objects.bulk_create(messages)
-    cycles = sla_cycles(organization=organization, conversations=list(threads.values()))
+    sla = sla_batch(organization=organization, conversations=list(threads.values()))
     changes: list[tuple[Message, Conversation, list[str]]] = []
     for (_, item), message in zip(chosen, messages, strict=True):
         conversation = threads[message.conversation_id]
         changed = ["last_message"]
         _note_inbound(conversation, item.text, item.attachments, item.sent_at, item.visibility)
         if sla_inbound(
-            organization=organization, conversation=conversation, at=item.sent_at, cycles=cycles
+            organization=organization, conversation=conversation, at=item.sent_at, batch=sla
         ):
             changed.append("sla")
         changes.append((message, conversation, changed))
@@ -278,6 +299,68 @@ def _receive_in_bulk(
         events.emit(events.message_created(message))
         events.emit(events.conversation_updated(conversation, changed))
     return {index for index, _ in chosen}
+
+
+def _identify_newcomers(
+    organization: Organization,
+    channel: Channel,
+    newcomers: list[str],
+    identities: dict[str, CustomerIdentity],
+) -> None:
+    """Customers and identities for people never seen on this channel, two INSERTs in all
+    (a concurrent worker creating one of them first makes the batch go one by one); their
+    profiles are looked up after commit."""
+    if not newcomers:
+        return
+    customers = Customer.objects.bulk_create(
+        [Customer(organization=organization) for _ in newcomers]
+    )
+    created = CustomerIdentity.objects.bulk_create(
+        [
+            CustomerIdentity(
+                organization=organization,
+                customer=customer,
+                channel=channel,
+                platform_user_id=person,
+            )
+            for person, customer in zip(newcomers, customers, strict=True)
+        ]
+    )
+    for person, identity in zip(newcomers, created, strict=True):
+        identities[person] = identity
+        profile_fetch_later(organization=organization, identity=identity)
+
+
+def _open_threads(
+    organization: Organization,
+    channel: Channel,
+    *,
+    people: list[str],
+    firsts: dict[str, Incoming],
+    identities: dict[str, CustomerIdentity],
+    threads_by_customer: dict[int, Conversation],
+) -> None:
+    """A new conversation for each of `people` without an unresolved one, numbered in one go
+    (the partial unique index turns a concurrent one into an IntegrityError)."""
+    threadless = [p for p in people if identities[p].customer_id not in threads_by_customer]
+    if not threadless:
+        return
+    numbers = next_conversation_numbers(organization, len(threadless))
+    created = Conversation.objects.bulk_create(
+        [
+            Conversation(
+                organization=organization,
+                number=number,
+                customer=identities[person].customer,
+                channel=channel,
+                last_message_at=firsts[person].sent_at,
+            )
+            for person, number in zip(threadless, numbers, strict=True)
+        ]
+    )
+    for conversation in created:
+        threads_by_customer[conversation.customer_id] = conversation
+        events.emit(events.conversation_created(conversation))
 
 
 # What a customer's message changes on their open conversation (besides its SLA summary,

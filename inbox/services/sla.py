@@ -386,24 +386,35 @@ def _met_before(clock: SLAClock, at: datetime) -> bool:
     return clock.state == SLAClockState.MET and (clock.met_at is None or at >= clock.met_at)
 
 
-# Conversation id → its current cycle, loaded for many conversations at once (sla_cycles) and
-# kept current by sla_inbound when it is given one.
-SLACycles = dict[int, _Cycle]
+@dataclass
+class SLABatch:
+    """What sla_inbound needs for many messages of one organization, loaded once: the
+    current cycles by conversation id (kept current as cycles begin) and the rules."""
+
+    organization: Organization
+    cycles: dict[int, _Cycle]
+    _rules: Rules | None = None
+
+    @property
+    def rules(self) -> Rules:
+        if self._rules is None:
+            self._rules = Rules.load(self.organization)
+        return self._rules
 
 
 @scoped
-def sla_cycles(*, organization: Organization, conversations: Sequence[Conversation]) -> SLACycles:
-    """The current cycles of many conversations in one query."""
+def sla_batch(*, organization: Organization, conversations: Sequence[Conversation]) -> SLABatch:
+    """The current cycles of many conversations in one query (none for those not counting
+    yet); the rules load on first use."""
     counting = [c for c in conversations if c.sla_cycle]
-    cycles: SLACycles = {c.pk: _Cycle(c, {}) for c in conversations}
+    cycles = {c.pk: _Cycle(c, {}) for c in conversations}
     if counting:
         wanted = Q()
         for conversation in counting:
             wanted |= Q(conversation_id=conversation.pk, cycle=conversation.sla_cycle)
-        clocks = SLAClock.objects.filter(wanted, organization=organization)
-        for clock in clocks:
+        for clock in SLAClock.objects.filter(wanted, organization=organization):
             cycles[clock.conversation_id].clocks[clock.metric] = clock
-    return cycles
+    return SLABatch(organization, cycles)
 
 
 @scoped
@@ -412,7 +423,7 @@ def sla_inbound(
     organization: Organization,
     conversation: Conversation,
     at: datetime,
-    cycles: SLACycles | None = None,
+    batch: SLABatch | None = None,
 ) -> bool:
     """The customer wrote at `at` (their platform time, never later than now).
 
@@ -420,17 +431,17 @@ def sla_inbound(
     conversation is open again). Starts the first cycle, resumes paused clocks, and starts
     first response (none yet this cycle) or next response (the last one was met before this
     message); a message written before the answer that met the clock starts nothing.
-    `cycles` (from sla_cycles) spares the clocks' query when a batch handles many messages.
+    `batch` (from sla_batch) spares the clocks' and rules' queries for many messages.
     """
     now = timezone.now()
     at = min(at, now)
     if conversation.sla_cycle == 0:
-        rules = Rules.load(organization)
+        rules = batch.rules if batch is not None else Rules.load(organization)
         cycle, policy = _begin_cycle(rules, conversation, at, customer_waiting=True)
-        if cycles is not None:
-            cycles[conversation.pk] = cycle
+        if batch is not None:
+            batch.cycles[conversation.pk] = cycle
         return _store_summary(conversation, cycle, policy)
-    cycle = cycles[conversation.pk] if cycles is not None else _Cycle.load(conversation)
+    cycle = batch.cycles[conversation.pk] if batch is not None else _Cycle.load(conversation)
     first = cycle.clocks.get(SLAMetric.FIRST_RESPONSE)
     following = cycle.clocks.get(SLAMetric.NEXT_RESPONSE)
     resume = conversation.status == ConversationStatus.OPEN and any(
@@ -441,7 +452,7 @@ def sla_inbound(
     start_next = answered and (following is None or _met_before(following, at))
     if not (resume or start_first or start_next):
         return False  # the customer was already waiting: the running deadline stands
-    rules = Rules.load(organization)
+    rules = batch.rules if batch is not None else Rules.load(organization)
     policy = _policy_for_cycle(rules, conversation, cycle, at)
     if policy is None:
         return _store_summary(conversation, cycle, None)

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from connectors import ingest
 from connectors.fake_platform import FakePlatform
 from connectors.messenger.fixtures import load
 from connectors.tasks import sweep_webhook_events
@@ -253,7 +254,7 @@ def test_a_processing_error_keeps_the_event_for_retry_and_replay(
     def broken(**_: Any) -> None:
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr("inbox.services.messages.message_receive", broken)
+    monkeypatch.setattr("connectors.ingest.messages_receive", broken)
     assert post_webhook(client, "messenger", load("text_message")).status_code == 200
     event = WebhookEvent.all_tenants.get()
     assert event.status == WebhookEventStatus.FAILED
@@ -273,7 +274,7 @@ def test_the_sweep_re_drives_due_failures(
     client: Client, page: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    original = messages_service.message_receive
+    original = ingest.messages_receive
 
     def flaky(**kwargs: Any) -> Any:
         calls["n"] += 1
@@ -281,7 +282,7 @@ def test_the_sweep_re_drives_due_failures(
             raise RuntimeError("first time fails")
         return original(**kwargs)
 
-    monkeypatch.setattr("inbox.services.messages.message_receive", flaky)
+    monkeypatch.setattr("connectors.ingest.messages_receive", flaky)
     post_webhook(client, "messenger", load("text_message"))
     assert sweep_webhook_events() == 0  # not due yet
     WebhookEvent.all_tenants.update(next_attempt_at=timezone.now())
@@ -328,14 +329,15 @@ def test_one_bad_item_does_not_hold_back_the_rest_of_the_batch(
     client: Client, page: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = ChannelFactory(kind="messenger", external_id="104857600654321")
-    original = messages_service.message_receive
+    original = messages_service._inbound_message
 
-    def picky(**kwargs: Any) -> Any:
-        if kwargs["external_id"] == "m_Batch_A1":
+    def picky(organization: Any, channel: Any, conversation: Any, item: Any) -> Any:
+        # Both the bulk path and the one-by-one fallback build their rows here.
+        if item.external_id == "m_Batch_A1":
             raise RuntimeError("this one item is broken")
-        return original(**kwargs)
+        return original(organization, channel, conversation, item)
 
-    monkeypatch.setattr("inbox.services.messages.message_receive", picky)
+    monkeypatch.setattr("inbox.services.messages._inbound_message", picky)
     post_webhook(client, "messenger", load("batch"))
     event = WebhookEvent.all_tenants.get()
     assert event.status == WebhookEventStatus.FAILED
