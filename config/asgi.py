@@ -17,16 +17,17 @@ from django.core.asgi import get_asgi_application
 django_asgi_app = get_asgi_application()
 
 from config.timer import with_embedded_timer  # noqa: E402
-from connectors.receiver import WebhookReceiver  # noqa: E402
+from connectors import receiver  # noqa: E402
 from inbox.routing import websocket_urlpatterns  # noqa: E402
 
 application = with_embedded_timer(
     ProtocolTypeRouter(
         {
-            "http": WebhookReceiver(django_asgi_app),
+            "http": receiver.WebhookReceiver(django_asgi_app),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),
         }
-    )
+    ),
+    on_shutdown=[receiver.shutdown],
 )

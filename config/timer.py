@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from celery import current_app
@@ -65,8 +65,11 @@ class EmbeddedTimer:
             close_old_connections()
 
 
-def with_embedded_timer(app: ASGIApp) -> ASGIApp:
-    """Wrap the ASGI app: answer lifespan events and run the timer between them."""
+def with_embedded_timer(
+    app: ASGIApp, on_shutdown: Sequence[Callable[[], Awaitable[None]]] = ()
+) -> ASGIApp:
+    """Wrap the ASGI app: answer lifespan events and run the timer between them; await
+    `on_shutdown` (errors logged) before the server stops."""
     enabled = bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
     timer = EmbeddedTimer(settings.CELERY_BEAT_SCHEDULE)
 
@@ -82,6 +85,11 @@ def with_embedded_timer(app: ASGIApp) -> ASGIApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 timer.stop()
+                for hook in on_shutdown:
+                    try:
+                        await hook()
+                    except Exception:
+                        logger.exception("shutdown hook %s failed", hook)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -41,6 +41,7 @@ from inbox.services.webhooks import (
     channel_routes,
     channel_touch,
     channels_for,
+    channels_lock,
     messages_stored,
     retry_delay,
     webhook_event_record,
@@ -182,6 +183,7 @@ def process_events(events: list[WebhookEvent]) -> dict[int, str]:
             except InvalidPayloadError as exc:
                 results[event.pk].fail(str(exc), retry=False)
         routes = _routes(work)
+        channels_lock(channel.pk for channel in routes.values())
         stored = _stored_messages(work, routes)
         run = _MessageRun(results)
         for event, parsed in work:

@@ -70,10 +70,7 @@ class WebhookReceiver:
     async def _post(
         self, kind: str, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
-            for name, value in scope["headers"]
-        }
+        headers = _headers(scope)
         if not _host_allowed(headers.get("host", "")):
             await _answer(send, 400, "Invalid host")
             return
@@ -116,6 +113,14 @@ class Handoff:
 
 
 _handoffs: dict[asyncio.AbstractEventLoop, Handoff] = {}
+
+
+async def shutdown() -> None:
+    """At server shutdown: hand over the ids still waiting, close the database pool."""
+    handoff = _handoffs.pop(asyncio.get_running_loop(), None)
+    if handoff is not None:
+        await handoff.drain()
+    await store.close()
 
 
 def _handoff() -> Handoff:
@@ -163,6 +168,16 @@ async def accept(kind: str, body: bytes, headers: dict[str, str]) -> tuple[int, 
         kind=kind, body=body, headers=kept, channel_ids=ingest.channel_ids(parsed)
     )
     return 200, event_id if status == WebhookEventStatus.RECEIVED else None
+
+
+def _headers(scope: HTTPScope) -> dict[str, str]:
+    """Request headers by lower-case name; a repeated header's values joined with commas,
+    as Django joins them (so a second signature header cannot stand in for the first)."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
 
 
 def _host_allowed(host: str) -> bool:

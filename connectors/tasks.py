@@ -29,6 +29,8 @@ def process_webhook_event(event_id: int) -> int:
             enqueue_retry(failed)
     for left in batch.left:
         enqueue(left)
+    if len(batch.statuses) >= ingest.BATCH_SIZE and not batch.left:
+        enqueue(event_id)  # a full batch: there may be more waiting than tasks on their way
     return len(batch.statuses)
 
 

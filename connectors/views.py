@@ -8,6 +8,7 @@ otherwise, with processing handed to the workers.
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -27,7 +28,10 @@ def webhook(request: HttpRequest, kind: str) -> HttpResponse:
     if request.method == "GET":
         answer = connector.handshake(request.GET)
         return HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
-    body = request.body
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return HttpResponse("Request body too large", status=413, content_type="text/plain")
     if not connector.verify(body, request.headers):
         return HttpResponse("Invalid signature", status=403, content_type="text/plain")
     headers = {

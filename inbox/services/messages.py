@@ -185,10 +185,10 @@ def messages_receive(
     their number: one query each for the people's identities, their unresolved
     conversations (locked) and SLA clocks; one INSERT each for new customers, their
     identities and new conversations (numbered in one go), one for the messages; one
-    pipelined UPDATE per conversation. People with a pending or snoozed thread to reopen, a
-    profile or a referral to record go through message_receive, in a savepoint each, in
-    order. Must run inside a transaction; events are
-    published after it commits.
+    pipelined UPDATE per conversation; two more per conversation whose SLA clock starts.
+    People with a pending or snoozed thread to reopen, a profile or a referral to record go
+    through message_receive, in a savepoint each, in order. Must run inside a transaction;
+    events are published after it commits.
     """
     taken: set[int] = set()
     if any(item.plain for item in incoming):

@@ -128,6 +128,26 @@ def _lockable(events: QuerySet[WebhookEvent]) -> QuerySet[WebhookEvent]:
     return events  # SQLite: one writer at a time anyway
 
 
+# Advisory lock keys of "a batch is applying events of channel N" (a range of its own).
+_CHANNEL_LOCK_BASE = 0x5041_524C_0000_0000
+
+
+def channels_lock(channel_ids: Iterable[int]) -> None:
+    """Serialise batches per channel until the caller's transaction ends (PostgreSQL; SQLite
+    has one writer anyway). Two workers' batches of one channel would otherwise lock the same
+    conversations, insert the same new identities and take the organization's numbering in
+    different orders, and deadlock; taking every channel's lock up front, in id order, in one
+    statement, makes them wait for each other instead. Batches of different channels still
+    run side by side."""
+    keys = sorted({_CHANNEL_LOCK_BASE + channel_id for channel_id in channel_ids})
+    if not keys or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys]
+        )
+
+
 def messages_stored(keys: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
     """Which (channel id, platform message id) pairs are stored messages already, in one
     query (the unique index on the pair answers it)."""
