@@ -12,7 +12,6 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from connectors import ingest
 from connectors.fake_platform import FakePlatform
 from connectors.messenger.fixtures import load
 from connectors.tasks import sweep_webhook_events
@@ -274,7 +273,7 @@ def test_the_sweep_re_drives_due_failures(
     client: Client, page: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    original = ingest.messages_receive
+    original = messages_service.messages_receive
 
     def flaky(**kwargs: Any) -> Any:
         calls["n"] += 1
