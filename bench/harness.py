@@ -199,7 +199,8 @@ def uvicorn_command(port: int, workers: int) -> list[str]:
     )
 
 
-def celery_command(name: str, concurrency: int) -> list[str]:
+def celery_command(name: str, concurrency: int, pool: str = "prefork") -> list[str]:
+    """A Celery worker on our queue: `concurrency` prefork children, threads or (solo) none."""
     return python(
         "-m",
         "celery",
@@ -208,6 +209,8 @@ def celery_command(name: str, concurrency: int) -> list[str]:
         "worker",
         "-Q",
         settings.CELERY_TASK_DEFAULT_QUEUE,
+        "--pool",
+        pool,
         "--concurrency",
         str(concurrency),
         "--loglevel",

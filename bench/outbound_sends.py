@@ -4,9 +4,11 @@
         python -m bench.outbound_sends [--replies 1000] [--failure-replies 300] [--workers 2]
 
 Runs the fake Graph and X APIs in this process and Celery workers with production settings
-pointed at it. Replies are queued through `message_send` (the agent's path: message and outbox
-row in one transaction, the delivery task enqueued after commit) on fresh conversations whose
-reply window is open, all before the workers start; the workers then drain the queue.
+pointed at it: by default each worker with 8 threads (`--pool threads`) and a database
+connection pool of the same size. Replies are queued through `message_send` (the agent's
+path: message and outbox row in one transaction, the delivery task enqueued after commit) on
+fresh conversations whose reply window is open, all before the workers start; the workers then
+drain the queue.
 
 - clean: every send answered 200. sends/s = replies / (first to last successful send at the
   fake); the wall time from starting the workers is shown too.
@@ -163,7 +165,8 @@ def run_phase(
     with harness.Processes() as processes:
         started = time.monotonic()
         for worker in names:
-            processes.start(worker, harness.celery_command(worker, args.concurrency), env)
+            command = harness.celery_command(worker, args.concurrency, args.pool)
+            processes.start(worker, command, env)
         finished = wait_sent(ids, args.timeout)
         wall = time.monotonic() - started
         processes.check()
@@ -197,7 +200,8 @@ def report(phases: Sequence[Phase], args: argparse.Namespace, started_load: str)
     print(*harness.environment(), sep="\n")
     print(
         f"- Celery: {args.workers} worker process(es) x --concurrency {args.concurrency} "
-        f"(prefork), DATABASE_CONN_MAX_AGE={args.worker_conn_max_age}; the fake Send API in "
+        f"({args.pool}), DATABASE_POOL_SIZE={worker_db_pool(args)}, "
+        f"DATABASE_CONN_MAX_AGE={args.worker_conn_max_age}; the fake Send API in "
         "the benchmark process (a thread per connection)"
     )
     print(
@@ -238,6 +242,14 @@ def report(phases: Sequence[Phase], args: argparse.Namespace, started_load: str)
     )
 
 
+def worker_db_pool(args: argparse.Namespace) -> int:
+    """Connections in each worker's pool: by default one per thread (none under prefork, where
+    Celery would discard the pool after every task)."""
+    if args.worker_db_pool >= 0:
+        return int(args.worker_db_pool)
+    return 0 if args.pool == "prefork" else int(args.concurrency)
+
+
 def run(args: argparse.Namespace) -> None:
     harness.require_services()
     harness.migrate()
@@ -251,6 +263,7 @@ def run(args: argparse.Namespace) -> None:
             META_GRAPH_URL=platform.graph_url,
             TWITTER_API_URL=platform.url,
             DATABASE_CONN_MAX_AGE=str(args.worker_conn_max_age),
+            DATABASE_POOL_SIZE=str(worker_db_pool(args)),
         )
         organization = harness.bench_organization("outbound")
         actor = Membership.all_tenants.select_related("organization", "user").get(
@@ -291,10 +304,22 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=1000, help="replies in the clean phase")
     parser.add_argument("--failure-replies", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--concurrency", type=int, default=1, help="per worker (prefork)")
+    parser.add_argument(
+        "--pool",
+        choices=("threads", "prefork", "solo"),
+        default="threads",
+        help="Celery pool of each worker process (sends wait on the network: threads)",
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="per worker process")
     parser.add_argument("--fail-every", type=int, default=10)
     parser.add_argument("--retry-after", type=float, default=1.0, help="seconds, on the 429s")
     parser.add_argument("--worker-conn-max-age", type=int, default=0)
+    parser.add_argument(
+        "--worker-db-pool",
+        type=int,
+        default=-1,
+        help="DATABASE_POOL_SIZE of each worker (default: --concurrency, 0 under prefork)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0)
     harness.stop_on_sigterm()
     run(parser.parse_args())

@@ -116,6 +116,22 @@ else:
 # Connections per server process for the webhook receiver's async pool (PostgreSQL only).
 WEBHOOK_DB_POOL_SIZE = env.int("WEBHOOK_DB_POOL_SIZE", default=4)
 
+# ---- PostgreSQL connection pool (opt-in, per process) ---------------------------------------
+# DATABASE_POOL_SIZE > 0 gives each process Django's psycopg pool of that many connections,
+# opened once and lent to each task or request, instead of a new connection every time (Celery
+# closes a worker's connections after every task, whatever DATABASE_CONN_MAX_AGE says). For
+# Celery workers run with `--pool threads`, set it to the worker's --concurrency. Not for prefork
+# workers: Celery throws a prefork child's pool away after every task.
+DATABASE_POOL_SIZE: int = env.int("DATABASE_POOL_SIZE", default=0)
+if DATABASE_POOL_SIZE > 0 and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DATABASE_POOL_SIZE,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": 10,  # seconds a thread waits for a free connection before an error
+    }
+# ---- end of the connection pool -------------------------------------------------------------
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "inbox.User"
 LOGIN_URL = "/accounts/login/"
@@ -148,9 +164,13 @@ REDIS_URL: str = env.str("REDIS_URL", default="")
 REALTIME_PREFIX: str = env.str("REALTIME_PREFIX", default="parley")
 
 if REDIS_URL:
+    # Pub/sub: a group message is one PUBLISH, heard once per server process and handed to its
+    # sockets in memory. The list-based layer costs several round trips per send and per
+    # receive, and keeps nothing we need: an event a socket missed is replayed from the
+    # realtime log (inbox.realtime). Keep it on REDIS_URL alone: the publisher relies on that.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": REALTIME_PREFIX},
         }
     }

@@ -34,8 +34,8 @@ from inbox.services.delivery import (
     delivery_claim,
     delivery_finish,
     delivery_retry_later,
+    delivery_sent,
     message_mark_failed,
-    message_mark_sent,
 )
 from inbox.services.messages import reply_window
 from inbox.services.sla import sla_recompute_organization as recompute_organization
@@ -89,21 +89,21 @@ def _attempt(delivery: Delivery) -> str:
         logger.exception("delivery %s failed unexpectedly", delivery.pk)
         return _retry_or_give_up(delivery, RetryableDeliveryError("internal", repr(exc)))
     try:
-        message_mark_sent(
+        delivery_sent(
             organization=organization,
-            message=message,
+            delivery=delivery,
             external_id=result.external_id,
             sent_at=timezone.now(),
         )
     except Exception:
         # The platform has it: never send again, whatever went wrong recording it.
         logger.exception("delivery %s was sent but could not be recorded", delivery.pk)
-    delivery_finish(delivery, status=DeliveryStatus.DONE)
+        delivery_finish(delivery, status=DeliveryStatus.DONE)
     return "sent"
 
 
 def _send(delivery: Delivery, message: Message) -> SendResult:
-    context = delivery_context(organization=delivery.organization, message=message)
+    context = delivery_context(organization=delivery.organization, delivery=delivery)
     window = reply_window(context.conversation)
     if not window.can_send:
         raise PermanentDeliveryError(

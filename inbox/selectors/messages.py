@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from inbox.models import (
     Channel,
     Conversation,
     CustomerIdentity,
+    Delivery,
     Message,
     MessageDirection,
     Organization,
     Visibility,
 )
-from inbox.tenancy import scoped
+from inbox.tenancy import scoped, tenant_scope
 
 
 @scoped
@@ -46,22 +47,47 @@ class DeliveryContext:
     in_reply_to: str | None
 
 
-@scoped
-def delivery_context(*, organization: Organization, message: Message) -> DeliveryContext:
-    """What sending `message` needs: its channel, the customer's platform id there and, for a
-    public reply, the customer's latest public post it answers."""
-    conversation = Conversation.objects.select_related("channel", "customer").get(
-        organization=organization, pk=message.conversation_id
-    )
-    recipient_id = (
-        CustomerIdentity.objects.filter(
-            organization=organization,
-            customer_id=conversation.customer_id,
-            channel_id=conversation.channel_id,
+def delivery_for_attempt(*, organization_id: int, delivery_id: int) -> Delivery:
+    """The outbox row with everything one delivery attempt reads, in one query: the
+    organization, the message, its conversation and channel, and the customer's platform id on
+    that channel (annotated as `recipient_id`, None when the identity is gone).
+
+    Raises Delivery.DoesNotExist.
+    """
+    with tenant_scope(organization_id):
+        recipient = CustomerIdentity.objects.filter(
+            organization_id=OuterRef("organization_id"),
+            customer_id=OuterRef("message__conversation__customer_id"),
+            channel_id=OuterRef("message__conversation__channel_id"),
+        ).values("platform_user_id")[:1]
+        return (
+            Delivery.objects.select_related("organization", "message__conversation__channel")
+            .annotate(recipient_id=Subquery(recipient))
+            .get(organization_id=organization_id, pk=delivery_id)
         )
-        .values_list("platform_user_id", flat=True)
-        .first()
-    )
+
+
+@scoped
+def delivery_context(*, organization: Organization, delivery: Delivery) -> DeliveryContext:
+    """What sending the delivery's message needs: its channel, the customer's platform id
+    there and, for a public reply, the customer's latest public post it answers.
+
+    No query for a delivery loaded by `delivery_for_attempt`, except the public post.
+    Raises CustomerIdentity.DoesNotExist when the customer has no identity on the channel.
+    """
+    message = delivery.message
+    conversation = message.conversation
+    recipient_id = getattr(delivery, "recipient_id", None)
+    if recipient_id is None:  # not loaded by delivery_for_attempt, or the identity is gone
+        recipient_id = (
+            CustomerIdentity.objects.filter(
+                organization=organization,
+                customer_id=conversation.customer_id,
+                channel_id=conversation.channel_id,
+            )
+            .values_list("platform_user_id", flat=True)
+            .first()
+        )
     if recipient_id is None:
         raise CustomerIdentity.DoesNotExist(f"no identity for conversation {conversation.pk}")
     in_reply_to = None
@@ -78,4 +104,4 @@ def delivery_context(*, organization: Organization, message: Message) -> Deliver
             .values_list("external_id", flat=True)
             .first()
         )
-    return DeliveryContext(conversation, conversation.channel, recipient_id, in_reply_to)
+    return DeliveryContext(conversation, conversation.channel, str(recipient_id), in_reply_to)

@@ -6,16 +6,18 @@ import logging
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from celery import current_app
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Exists, F, Q
 from django.utils import timezone
 
 from inbox import events
 from inbox.errors import ConflictError
 from inbox.models import (
     Channel,
+    Conversation,
     CustomerIdentity,
     Delivery,
     DeliveryStatus,
@@ -25,9 +27,12 @@ from inbox.models import (
     MessageStatus,
     Organization,
 )
+from inbox.selectors.messages import delivery_for_attempt
 from inbox.tenancy import scoped
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=models.Model)
 
 # Statuses only move forward; `failed` is terminal unless an echo proves the message went out.
 RANK: dict[str, int] = {
@@ -202,20 +207,228 @@ def _enqueue(delivery_id: int, organization_id: int, countdown: float = 0) -> No
 
 def delivery_claim(*, organization_id: int, delivery_id: int, now: datetime) -> Delivery | None:
     """Take the delivery for one attempt, or None when it is done, not due, or another
-    worker holds it. A single UPDATE decides, so concurrent workers cannot both win."""
+    worker holds it. A single UPDATE decides, so concurrent workers cannot both win, and it
+    commits (the attempt is counted) before the caller calls the platform.
+
+    Returns the delivery with its organization, message, conversation and channel loaded and
+    the customer's platform id as `recipient_id` (None when the identity is gone). On
+    PostgreSQL the claim and the load are one statement.
+    """
+    until = now + timedelta(seconds=CLAIM_SECONDS)
+    due = now + timedelta(seconds=1)
+    if connection.vendor == "postgresql":
+        return _claim_and_load(organization_id, delivery_id, now=now, due=due, until=until)
     claimed = (
         Delivery.all_tenants.filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
             pk=delivery_id,
             organization_id=organization_id,
             status=DeliveryStatus.PENDING,
-            next_attempt_at__lte=now + timedelta(seconds=1),
-        ).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
+            next_attempt_at__lte=due,
+        ).update(claimed_until=until, attempts=F("attempts") + 1)
         == 1
     )
     if not claimed:
         return None
-    return Delivery.all_tenants.select_related("message", "organization").get(pk=delivery_id)
+    return delivery_for_attempt(organization_id=organization_id, delivery_id=delivery_id)
+
+
+# The hot path of every send, as few statements as possible: the ORM spends more time building
+# these queries than PostgreSQL spends running them. Identifiers come from the models' metadata;
+# every value is a bound parameter.
+_LOADED: tuple[type[models.Model], ...] = (Delivery, Organization, Message, Conversation, Channel)
+
+
+def _columns(model: type[models.Model], alias: str) -> str:
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+_CLAIM_AND_LOAD = f"""
+WITH claimed AS (
+    UPDATE inbox_delivery
+    SET claimed_until = %(until)s, attempts = attempts + 1
+    WHERE id = %(delivery)s AND organization_id = %(organization)s AND status = %(pending)s
+        AND next_attempt_at <= %(due)s AND (claimed_until IS NULL OR claimed_until < %(now)s)
+    RETURNING *
+)
+SELECT {_columns(Delivery, "d")}, {_columns(Organization, "o")}, {_columns(Message, "m")},
+    {_columns(Conversation, "c")}, {_columns(Channel, "ch")},
+    (SELECT i.platform_user_id FROM inbox_customeridentity i
+        WHERE i.organization_id = c.organization_id AND i.customer_id = c.customer_id
+            AND i.channel_id = c.channel_id LIMIT 1)
+FROM claimed d
+JOIN inbox_organization o ON o.id = d.organization_id
+JOIN inbox_message m ON m.id = d.message_id
+JOIN inbox_conversation c ON c.id = m.conversation_id
+JOIN inbox_channel ch ON ch.id = c.channel_id
+"""  # noqa: S608  # identifiers from our models, values bound
+
+
+def _instance(model: type[M], values: Sequence[Any]) -> M:
+    """A model instance from its concrete columns, converted as the ORM converts them."""
+    fields = model._meta.concrete_fields
+    converted = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+def _claim_and_load(
+    organization_id: int, delivery_id: int, *, now: datetime, due: datetime, until: datetime
+) -> Delivery | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_AND_LOAD,
+            {
+                "delivery": delivery_id,
+                "organization": organization_id,
+                "pending": DeliveryStatus.PENDING.value,
+                "now": now,
+                "due": due,
+                "until": until,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    parts: list[models.Model] = []
+    offset = 0
+    for model in _LOADED:
+        width = len(model._meta.concrete_fields)
+        parts.append(_instance(model, row[offset : offset + width]))
+        offset += width
+    delivery, organization, message, conversation, channel = parts
+    assert isinstance(delivery, Delivery)  # noqa: S101  # narrows the types for mypy
+    assert isinstance(message, Message)  # noqa: S101
+    assert isinstance(conversation, Conversation)  # noqa: S101
+    assert isinstance(channel, Channel)  # noqa: S101
+    assert isinstance(organization, Organization)  # noqa: S101
+    conversation.channel = channel
+    message.conversation = conversation
+    delivery.message = message
+    delivery.organization = organization
+    delivery.recipient_id = row[offset]  # type: ignore[attr-defined]  # as the ORM's annotate()
+    return delivery
+
+
+_SENT_AND_DONE = """
+WITH sent AS (
+    UPDATE inbox_message
+    SET external_id = %(external_id)s, status = %(sent)s, sent_at = %(sent_at)s,
+        failure_code = '', failure_reason = ''
+    WHERE id = %(message)s AND organization_id = %(organization)s
+        AND status IN (%(queued)s, %(failed)s)
+        AND NOT EXISTS (
+            SELECT 1 FROM inbox_message holder
+            WHERE holder.channel_id = %(channel)s AND holder.external_id = %(external_id)s
+                AND holder.id <> %(message)s
+        )
+    RETURNING conversation_id
+), done AS (
+    UPDATE inbox_delivery
+    SET status = %(done)s, claimed_until = NULL, last_error = ''
+    WHERE id = %(delivery)s AND EXISTS (SELECT 1 FROM sent)
+)
+SELECT c.assignee_id FROM sent JOIN inbox_conversation c ON c.id = sent.conversation_id
+"""
+
+
+@scoped
+def delivery_sent(
+    *, organization: Organization, delivery: Delivery, external_id: str, sent_at: datetime
+) -> Message:
+    """The platform accepted the delivery's message and gave it an id: record the message
+    `sent` and the delivery done. Publishes `message.updated`.
+
+    The common case is one statement on PostgreSQL (two UPDATEs and the read of the
+    conversation's assignee for the event's audience), three elsewhere: it moves the message
+    from queued (or failed) to sent unless another row already holds the platform id. When it
+    matches nothing (an echo or a receipt got there first, or the echo was stored as a row of
+    its own), `message_mark_sent` locks the row and merges. Raises what the database raises;
+    the caller must never send again.
+    """
+    message = delivery.message
+    try:
+        if connection.vendor == "postgresql":
+            moved, assignee_id = _sent_and_done(organization, delivery, external_id, sent_at)
+        else:
+            moved, assignee_id = _sent_and_done_orm(organization, delivery, external_id, sent_at)
+    except IntegrityError:
+        moved, assignee_id = False, None  # an echo stored as its own row meanwhile: merge it
+    if not moved:
+        merged = message_mark_sent(
+            organization=organization, message=message, external_id=external_id, sent_at=sent_at
+        )
+        delivery_finish(delivery, status=DeliveryStatus.DONE)
+        return merged
+    message.external_id = external_id
+    message.status = MessageStatus.SENT
+    message.sent_at = sent_at
+    message.failure_code = message.failure_reason = ""
+    message.conversation.assignee_id = assignee_id
+    _publish(message, ["status", "external_id"])
+    return message
+
+
+def _sent_and_done(
+    organization: Organization, delivery: Delivery, external_id: str, sent_at: datetime
+) -> tuple[bool, int | None]:
+    message = delivery.message
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SENT_AND_DONE,
+            {
+                "external_id": external_id,
+                "sent_at": sent_at,
+                "message": message.pk,
+                "organization": organization.pk,
+                "channel": message.channel_id,
+                "delivery": delivery.pk,
+                "sent": MessageStatus.SENT.value,
+                "queued": MessageStatus.QUEUED.value,
+                "failed": MessageStatus.FAILED.value,
+                "done": DeliveryStatus.DONE.value,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False, None
+    assignee_id: int | None = row[0]
+    return True, assignee_id
+
+
+def _sent_and_done_orm(
+    organization: Organization, delivery: Delivery, external_id: str, sent_at: datetime
+) -> tuple[bool, int | None]:
+    message = delivery.message
+    holder = Message.objects.filter(
+        organization=organization, channel_id=message.channel_id, external_id=external_id
+    ).exclude(pk=message.pk)
+    moved = (
+        Message.objects.filter(
+            organization=organization,
+            pk=message.pk,
+            status__in=(MessageStatus.QUEUED, MessageStatus.FAILED),
+        )
+        .exclude(Exists(holder))
+        .update(
+            external_id=external_id,
+            status=MessageStatus.SENT,
+            sent_at=sent_at,
+            failure_code="",
+            failure_reason="",
+        )
+    )
+    if not moved:
+        return False, None
+    delivery_finish(delivery, status=DeliveryStatus.DONE)
+    assignee_id = (
+        Conversation.objects.filter(organization=organization, pk=message.conversation_id)
+        .values_list("assignee_id", flat=True)
+        .first()
+    )
+    return True, assignee_id
 
 
 def delivery_finish(delivery: Delivery, *, status: str, error: str = "") -> None:

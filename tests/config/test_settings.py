@@ -28,6 +28,8 @@ print(json.dumps({
     "graph": settings.META_GRAPH_URL,
     "x": settings.TWITTER_API_URL,
     "hosts": settings.ALLOWED_HOSTS,
+    "db_pool": settings.DATABASES["default"].get("OPTIONS", {}).get("pool"),
+    "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
 }))
 """
 
@@ -49,6 +51,8 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 _ALL_VARS = {
     "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_CONN_MAX_AGE",
     "REDIS_URL",
     "SECRET_KEY",
     "DEBUG",
@@ -109,11 +113,25 @@ def test_service_urls_switch_the_engines() -> None:
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     assert config["db"] == "django.db.backends.postgresql"
-    assert config["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert config["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert config["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert config["eager"] is False
     assert config["broker"] == "redis://cache.example:6379/0"
     assert config["hosts"] == ["parley.example", "localhost"]
+
+
+def test_a_connection_pool_is_opt_in_and_replaces_persistent_connections() -> None:
+    env = {"DEBUG": "1", "DATABASE_URL": "postgres://u@db.example:5432/parley"}
+    default = json.loads(_run({**env, "DATABASE_CONN_MAX_AGE": "60"}).stdout)
+    assert (default["db_pool"], default["conn_max_age"]) == (None, 60)
+    result = _run({**env, "DATABASE_CONN_MAX_AGE": "60", "DATABASE_POOL_SIZE": "8"})
+    assert result.returncode == 0, result.stderr
+    pooled = json.loads(result.stdout)
+    assert pooled["db_pool"] == {"min_size": 8, "max_size": 8, "timeout": 10}
+    assert pooled["conn_max_age"] == 0, "Django refuses a pool with persistent connections"
+    embedded = json.loads(_run({"DEBUG": "1", "DATABASE_POOL_SIZE": "8"}).stdout)
+    assert embedded["db"] == "django.db.backends.sqlite3"
+    assert embedded["db_pool"] is None, "SQLite has no pool"
 
 
 @pytest.mark.parametrize("key", ["not-a-key", "c2hvcnQ="])

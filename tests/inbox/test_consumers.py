@@ -11,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
+from inbox import realtime
 from inbox.models import Conversation, Membership, Role
 from inbox.realtime import event_log
 from inbox.services.conversations import conversation_update
@@ -56,9 +57,21 @@ async def events(ws: WebsocketCommunicator) -> list[dict[str, Any]]:
 
 
 def note(membership: Membership, conversation: Conversation, text: str) -> Awaitable[Any]:
-    return sync_to_async(note_add)(
+    return published(note_add)(
         organization=membership.organization, actor=membership, conversation=conversation, text=text
     )
+
+
+def published(service: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Run `service` in a thread and wait until its events are published (with Redis they are
+    published by a thread of their own), as a browser would see them before acting."""
+
+    def call_and_flush(**kwargs: Any) -> Any:
+        result = service(**kwargs)
+        assert realtime.flush(TIMEOUT)
+        return result
+
+    return sync_to_async(call_and_flush)
 
 
 def test_a_member_connects_and_is_greeted() -> None:
@@ -125,7 +138,7 @@ def test_a_conversation_handed_away_tells_its_previous_owner() -> None:
 
     async def scenario() -> None:
         await connect(ws)
-        await sync_to_async(conversation_update)(
+        await published(conversation_update)(
             organization=agent.organization,
             actor=agent,
             conversation=mine,

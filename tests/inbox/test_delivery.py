@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from connectors.fake_platform import FakePlatform
+from inbox.events import Event
 from inbox.models import (
     Channel,
     Conversation,
@@ -18,9 +19,10 @@ from inbox.models import (
     DeliveryStatus,
     Membership,
     Message,
+    MessageDirection,
     MessageStatus,
 )
-from inbox.services.delivery import MAX_ATTEMPTS
+from inbox.services.delivery import MAX_ATTEMPTS, delivery_claim, delivery_sent
 from inbox.tasks import deliver_message, sweep_deliveries
 from tests.conftest import api_client
 from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory, MessageFactory
@@ -322,3 +324,105 @@ def test_a_timeout_waits_for_the_echo_before_any_resend(
     assert message.status == MessageStatus.QUEUED
     assert "timeout" in delivery.last_error
     assert (delivery.next_attempt_at - timezone.now()).total_seconds() >= 55
+
+
+def _queued_reply(agent: Membership, conversation: Conversation, text: str) -> Delivery:
+    """A reply stored with its outbox row, its delivery task not run yet."""
+    url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/messages/"
+    response = api_client(agent).post(url, {"text": text}, format="json")
+    assert response.status_code == 201, response.json()
+    return Delivery.all_tenants.get(message_id=response.json()["id"])
+
+
+@pytest.mark.postgres
+def test_one_delivery_attempt_is_two_statements_on_postgresql(  # noqa: PLR0917  # fixtures
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    published: list[Event],
+    django_assert_num_queries: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    conversation.assignee = agent.user
+    conversation.save(update_fields=["assignee"])
+    delivery = _queued_reply(agent, conversation, "On it!")
+    # One statement claims the delivery (committed before the call) and loads what the send
+    # needs; one records the message sent and the delivery done and reads the event's audience.
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(2):
+        assert deliver_message(agent.organization_id, delivery.pk) == "sent"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.claimed_until) == (
+        DeliveryStatus.DONE,
+        1,
+        None,
+    )
+    message = Message.all_tenants.get(pk=delivery.message_id)
+    [sent] = fake.sends()
+    assert sent.json["recipient"] == {"id": "psid-42"}
+    assert (message.status, message.external_id) == (MessageStatus.SENT, "m_fake_1")
+    assert message.sent_at is not None
+    [event] = [e for e in published if e.name == "message.updated"]
+    assert event.payload["status"] == MessageStatus.SENT
+    assert event.assignees == (agent.user_id,)
+
+
+def test_a_receipt_that_overtook_the_send_response_keeps_its_status(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    published: list[Event],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    delivery = _queued_reply(agent, conversation, "Hello")
+    claimed = delivery_claim(
+        organization_id=agent.organization_id, delivery_id=delivery.pk, now=timezone.now()
+    )
+    assert claimed is not None
+    # The echo and the delivery receipt arrive while the Send API's answer is in flight.
+    Message.all_tenants.filter(pk=delivery.message_id).update(
+        status=MessageStatus.DELIVERED, external_id="m_from_echo"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_sent(
+            organization=agent.organization,
+            delivery=claimed,
+            external_id="m_from_echo",
+            sent_at=timezone.now(),
+        )
+    message = Message.all_tenants.get(pk=delivery.message_id)
+    assert (message.status, message.external_id) == (MessageStatus.DELIVERED, "m_from_echo")
+    assert Delivery.all_tenants.get(pk=delivery.pk).status == DeliveryStatus.DONE
+    assert [e.payload["status"] for e in published if e.name == "message.updated"] == [
+        MessageStatus.DELIVERED
+    ]
+
+
+def test_an_echo_stored_as_its_own_row_is_merged_into_the_sent_reply(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    delivery = _queued_reply(agent, conversation, "Hello")
+    claimed = delivery_claim(
+        organization_id=agent.organization_id, delivery_id=delivery.pk, now=timezone.now()
+    )
+    assert claimed is not None
+    echo = MessageFactory(
+        conversation=conversation,
+        direction=MessageDirection.OUTBOUND,
+        status=MessageStatus.SENT,
+        external_id="1876543210987650003",
+        sent_outside=True,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_sent(
+            organization=agent.organization,
+            delivery=claimed,
+            external_id="1876543210987650003",
+            sent_at=timezone.now(),
+        )
+    assert not Message.all_tenants.filter(pk=echo.pk).exists()
+    message = Message.all_tenants.get(pk=delivery.message_id)
+    assert (message.status, message.external_id) == (MessageStatus.SENT, "1876543210987650003")
+    assert Delivery.all_tenants.get(pk=delivery.pk).status == DeliveryStatus.DONE

@@ -8,9 +8,8 @@ import contextlib
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from inbox import realtime
 from inbox.events import Event
@@ -18,36 +17,43 @@ from inbox.realtime import MemoryEventLog, RedisEventLog, event_log
 
 
 def _roundtrip(assignees: tuple[int | None, ...]) -> dict[str, list[dict[str, Any]]]:
-    layer = get_channel_layer()
-    assert layer is not None
-    groups = {
-        "all": realtime.supervisors_group(7),
-        "queue": realtime.queue_group(7),
-        "user5": realtime.user_group(7, 5),
-        "user6": realtime.user_group(7, 6),
-    }
-    channels = {name: async_to_sync(layer.new_channel)() for name in groups}
-    for name, group in groups.items():
-        async_to_sync(layer.group_add)(group, channels[name])
-    try:
-        realtime.publish(
-            Event(
-                name="message.created",
-                organization_id=7,
-                conversation_id=42,
-                payload={"id": 1},
-                assignees=assignees,
-            )
-        )
-        received: dict[str, list[dict[str, Any]]] = {}
-        for name, channel in channels.items():
-            received[name] = []
-            with contextlib.suppress(TimeoutError):
-                received[name].append(async_to_sync(_receive)(layer, channel))
-        return received
-    finally:
+    """Publish one event and collect what each audience group's member receives. One event
+    loop throughout: a layer's channels may belong to the loop that made them."""
+
+    async def scenario() -> dict[str, list[dict[str, Any]]]:
+        layer = get_channel_layer()
+        assert layer is not None
+        groups = {
+            "all": realtime.supervisors_group(7),
+            "queue": realtime.queue_group(7),
+            "user5": realtime.user_group(7, 5),
+            "user6": realtime.user_group(7, 6),
+        }
+        channels = {name: await layer.new_channel() for name in groups}
         for name, group in groups.items():
-            async_to_sync(layer.group_discard)(group, channels[name])
+            await layer.group_add(group, channels[name])
+        try:
+            realtime.publish(
+                Event(
+                    name="message.created",
+                    organization_id=7,
+                    conversation_id=42,
+                    payload={"id": 1},
+                    assignees=assignees,
+                )
+            )
+            await asyncio.to_thread(realtime.flush)
+            received: dict[str, list[dict[str, Any]]] = {}
+            for name, channel in channels.items():
+                received[name] = []
+                with contextlib.suppress(TimeoutError):
+                    received[name].append(await _receive(layer, channel))
+            return received
+        finally:
+            for name, group in groups.items():
+                await layer.group_discard(group, channels[name])
+
+    return asyncio.run(scenario())
 
 
 async def _receive(layer: Any, channel: str) -> dict[str, Any]:
@@ -82,7 +88,7 @@ def test_sequence_numbers_grow_and_replay_from_the_log() -> None:
 
 @pytest.mark.redis
 def test_the_log_and_layer_live_in_redis_when_configured() -> None:
-    assert isinstance(get_channel_layer(), RedisChannelLayer)
+    assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
     assert isinstance(event_log(), RedisEventLog)
 
 
