@@ -115,6 +115,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Connections per server process for the webhook receiver's async pool (PostgreSQL only).
 WEBHOOK_DB_POOL_SIZE = env.int("WEBHOOK_DB_POOL_SIZE", default=4)
+# Webhook batches a web process may run itself, right after answering, while they are free
+# (the rest go to the Celery workers); 0 sends every event to the workers.
+WEBHOOK_INLINE_SLOTS = env.int("WEBHOOK_INLINE_SLOTS", default=1)
 
 # ---- PostgreSQL connection pool (opt-in, per process) ---------------------------------------
 # DATABASE_POOL_SIZE > 0 gives each process Django's psycopg pool of that many connections,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.db import connection
 from django.utils import timezone
 
 from connectors import ingest
@@ -23,6 +24,13 @@ def process_webhook_event(event_id: int) -> int:
     Runs inline when Celery is eager (the embedded default); the periodic sweep re-drives any
     event whose scheduled retry was lost, so an acknowledged event is never dropped.
     """
+    return process_batch(event_id)
+
+
+def process_batch(event_id: int) -> int:
+    """The task's body, also run by a web process's inline slot (connectors.receiver):
+    process a batch, then hand its failures (with their retry time) and what it left to the
+    workers."""
     batch = ingest.process_pending(event_id)
     for failed, status in batch.statuses.items():
         if status == WebhookEventStatus.FAILED:
@@ -32,6 +40,19 @@ def process_webhook_event(event_id: int) -> int:
     if len(batch.statuses) >= ingest.BATCH_SIZE and not batch.left:
         enqueue(event_id)  # a full batch: there may be more waiting than tasks on their way
     return len(batch.statuses)
+
+
+def process_inline(event_id: int) -> None:
+    """Process a freshly accepted event in the calling thread (a web process's inline slot,
+    see connectors.receiver), keeping the thread's database connection for the next one.
+    Whatever goes wrong, the event is handed to the workers instead (it is still received);
+    a broken connection is dropped."""
+    try:
+        process_batch(event_id)
+    except Exception:
+        logger.exception("inline processing of webhook event %s failed; queued instead", event_id)
+        connection.close()
+        enqueue(event_id)
 
 
 def enqueue_retry(event_id: int) -> None:

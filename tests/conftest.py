@@ -109,6 +109,13 @@ def _no_real_platforms(settings: Any) -> None:
     settings.TWITTER_API_URL = "http://127.0.0.1:9"
 
 
+@pytest.fixture(autouse=True)
+def _webhooks_go_to_the_workers(settings: Any) -> None:
+    """The receiver hands every accepted event to Celery (eager here) unless a test opts in to
+    inline processing, which runs in a thread of its own with its own connection."""
+    settings.WEBHOOK_INLINE_SLOTS = 0
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _own_realtime_namespace(worker_id: str) -> Iterator[None]:
     """Parallel test processes share one Redis: give each its own keys and groups."""

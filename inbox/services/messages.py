@@ -264,7 +264,7 @@ def _receive_in_bulk(
     _identify_newcomers(
         organization, channel, [p for p in people if p not in identities], identities
     )
-    _open_threads(
+    started = _open_threads(
         organization,
         channel,
         people=people,
@@ -295,9 +295,17 @@ def _receive_in_bulk(
             changed.append("sla")
         changes.append((message, conversation, changed))
     _save_inbound_fields(organization, list(threads.values()))
+    # One conversation.updated per conversation (its final state), and none for those this
+    # batch started: their conversation.created already makes every screen load them, after
+    # commit, in the state this batch leaves. Fewer frames to fan out to every agent.
+    updated: dict[int, list[str]] = {}
     for message, conversation, changed in changes:
         events.emit(events.message_created(message))
-        events.emit(events.conversation_updated(conversation, changed))
+        if conversation.pk not in started:
+            updated.setdefault(conversation.pk, [])
+            updated[conversation.pk] += [c for c in changed if c not in updated[conversation.pk]]
+    for conversation_id, changed in updated.items():
+        events.emit(events.conversation_updated(threads[conversation_id], changed))
     return {index for index, _ in chosen}
 
 
@@ -339,12 +347,13 @@ def _open_threads(
     firsts: dict[str, Incoming],
     identities: dict[str, CustomerIdentity],
     threads_by_customer: dict[int, Conversation],
-) -> None:
+) -> set[int]:
     """A new conversation for each of `people` without an unresolved one, numbered in one go
-    (the partial unique index turns a concurrent one into an IntegrityError)."""
+    (the partial unique index turns a concurrent one into an IntegrityError); returns their
+    ids."""
     threadless = [p for p in people if identities[p].customer_id not in threads_by_customer]
     if not threadless:
-        return
+        return set()
     numbers = next_conversation_numbers(organization, len(threadless))
     created = Conversation.objects.bulk_create(
         [
@@ -361,6 +370,7 @@ def _open_threads(
     for conversation in created:
         threads_by_customer[conversation.customer_id] = conversation
         events.emit(events.conversation_created(conversation))
+    return {conversation.pk for conversation in created}
 
 
 # What a customer's message changes on their open conversation (besides its SLA summary,

@@ -700,13 +700,15 @@ def test_bulk_stored_messages_are_published_after_commit(
         assert published == []  # nothing before the commit
     assert bulk_taken == [4]
     messages = {m.external_id: m for m in Message.all_tenants.filter(external_id__startswith="m-p")}
-    expected = []
-    for mid in ("m-p0", "m-p1", "m-p2", "m-p3"):
-        message = messages[mid]
-        expected += [
-            ("message.created", message.conversation_id, message.pk),
-            ("conversation.updated", message.conversation_id, message.conversation_id),
-        ]
+    # Every message is announced; each conversation's update goes once, after its messages,
+    # with what changed over the batch (psids[0] wrote twice).
+    expected = [
+        ("message.created", messages[mid].conversation_id, messages[mid].pk)
+        for mid in ("m-p0", "m-p1", "m-p2", "m-p3")
+    ] + [
+        ("conversation.updated", messages[mid].conversation_id, messages[mid].conversation_id)
+        for mid in ("m-p0", "m-p1", "m-p2")
+    ]
     assert [(e.name, e.conversation_id, e.payload["id"]) for e in published] == expected
     updates = [e.payload for e in published if e.name == "conversation.updated"]
     # The first message of each answered conversation starts its next response clock.
@@ -714,7 +716,6 @@ def test_bulk_stored_messages_are_published_after_commit(
         ["last_message", "sla"],
         ["last_message", "sla"],
         ["last_message", "sla"],
-        ["last_message"],
     ]
     assert {u["status"] for u in updates} == {ConversationStatus.OPEN}
     organization_id = messages["m-p0"].organization_id
@@ -824,3 +825,26 @@ def test_two_workers_never_process_an_event_twice(caplog: pytest.LogCaptureFixtu
     assert CustomerIdentity.all_tenants.count() == 10
     assert Conversation.all_tenants.filter(status=ConversationStatus.OPEN).count() == 10
     assert Conversation.all_tenants.count() == 10
+
+
+@pytest.mark.django_db
+def test_a_new_person_is_announced_by_conversation_created_and_message_created_only(
+    published: list[Event], bulk_taken: list[int], django_capture_on_commit_callbacks: Any
+) -> None:
+    """The conversation a batch starts is loaded by every screen on conversation.created,
+    after commit, in its final state: no conversation.updated follows it."""
+    _known_customers(1, waiting=True)
+    published.clear()
+    events = store(
+        envelope((PAGE, [text(PAGE, "newcomer", "m-n1", 30), text(PAGE, "newcomer", "m-n2", 31)]))
+    )
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        ingest.process_pending(events[0])
+    assert bulk_taken == [2]
+    conversation = Conversation.all_tenants.get(customer__identities__platform_user_id="newcomer")
+    first, second = Message.all_tenants.filter(conversation=conversation).order_by("sent_at")
+    assert [(e.name, e.payload["id"]) for e in published] == [
+        ("conversation.created", conversation.pk),
+        ("message.created", first.pk),
+        ("message.created", second.pk),
+    ]

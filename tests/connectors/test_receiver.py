@@ -694,3 +694,100 @@ def test_through_the_production_server(server: str) -> None:
     assert DJANGO_ONLY_HEADER in handshake.headers
     assert WebhookEvent.all_tenants.count() == 1
     assert Message.all_tenants.count() == 1
+
+
+# ---- inline processing ---------------------------------------------------------------------
+
+
+def run_and_shut_down(scenario: Callable[[], Awaitable[Any]]) -> Any:
+    """Like `run`, ending as the server does: inline batches finished and their thread's
+    connection closed, hand-overs drained, the pool closed."""
+
+    async def main() -> Any:
+        try:
+            return await scenario()
+        finally:
+            await receiver_module.shutdown()
+
+    return async_to_sync(main)()
+
+
+def test_a_free_inline_slot_processes_the_event_in_the_server_process(
+    monkeypatch: pytest.MonkeyPatch, channels: dict[str, Channel], settings: Any
+) -> None:
+    settings.WEBHOOK_INLINE_SLOTS = 1
+    handed: list[int] = []
+    monkeypatch.setattr("connectors.tasks.enqueue", handed.append)
+    body = load("text_message")
+
+    async def scenario() -> Answer:
+        return await call(
+            WebhookReceiver(django_asgi_app),
+            "/webhooks/messenger/",
+            body,
+            signed("messenger", body),
+        )
+
+    assert run_and_shut_down(scenario).status == 200
+    event = WebhookEvent.all_tenants.get()
+    assert event.status == WebhookEventStatus.PROCESSED
+    assert handed == [], "processed here: nothing queued for the workers"
+    assert Message.all_tenants.get().external_id == "m_AbCdEf0123456789"
+
+
+def test_when_the_slots_are_busy_events_go_to_the_workers(
+    monkeypatch: pytest.MonkeyPatch, channels: dict[str, Channel], settings: Any
+) -> None:
+    settings.WEBHOOK_INLINE_SLOTS = 1
+    handed: list[int] = []
+    inline: list[int] = []
+    monkeypatch.setattr("connectors.tasks.enqueue", handed.append)
+    first = messenger_messages(PAGE_ID, [messenger_text(PAGE_ID, "7001", "one", mid="m-in-1")])
+    second = messenger_messages(PAGE_ID, [messenger_text(PAGE_ID, "7002", "two", mid="m-in-2")])
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def slow(event_id: int) -> None:  # holds the only slot until released
+            inline.append(event_id)
+            asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=10)
+
+        monkeypatch.setattr("connectors.receiver.process_inline", slow)
+        app = WebhookReceiver(django_asgi_app)
+        await call(app, "/webhooks/messenger/", first, signed("messenger", first))
+        await call(app, "/webhooks/messenger/", second, signed("messenger", second))
+        await receiver_module._handoff().drain()
+        release.set()
+
+    run_and_shut_down(scenario)
+    one, two = WebhookEvent.all_tenants.order_by("pk").values_list("pk", flat=True)
+    assert inline == [one]
+    assert handed == [two]
+
+
+def test_an_inline_failure_hands_the_event_to_the_workers(
+    monkeypatch: pytest.MonkeyPatch, channels: dict[str, Channel], settings: Any
+) -> None:
+    settings.WEBHOOK_INLINE_SLOTS = 1
+    handed: list[int] = []
+    monkeypatch.setattr("connectors.tasks.enqueue", handed.append)
+
+    def broken(event_id: int) -> int:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("connectors.tasks.process_batch", broken)
+    body = load("text_message")
+
+    async def scenario() -> Answer:
+        return await call(
+            WebhookReceiver(django_asgi_app),
+            "/webhooks/messenger/",
+            body,
+            signed("messenger", body),
+        )
+
+    assert run_and_shut_down(scenario).status == 200
+    event = WebhookEvent.all_tenants.get()
+    assert event.status == WebhookEventStatus.RECEIVED, "still there for the workers"
+    assert handed == [event.pk]
