@@ -335,6 +335,7 @@ def report(
 def run(args: argparse.Namespace) -> None:
     harness.require_services()
     harness.migrate()
+    harness.vacuum()
     loads_start = harness.load_average()
     counts = sorted({int(n) for n in args.sockets.split(",")})
     organization = harness.bench_organization("rt")

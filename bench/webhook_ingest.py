@@ -553,6 +553,7 @@ def run(args: argparse.Namespace) -> None:
         harness.wait_for_port(args.port, processes)
         harness.wait_for_workers(worker_names, processes)
         for number in range(1, args.runs + 1):
+            harness.vacuum()
             tps = pgbench(
                 connections=args.connections,
                 seconds=args.pgbench_seconds,

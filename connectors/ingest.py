@@ -42,6 +42,7 @@ from inbox.services.webhooks import (
     channel_touch,
     channels_for,
     channels_lock,
+    commit_without_waiting_for_disk,
     messages_stored,
     retry_delay,
     webhook_event_record,
@@ -183,6 +184,7 @@ def process_events(events: list[WebhookEvent]) -> dict[int, str]:
             except InvalidPayloadError as exc:
                 results[event.pk].fail(str(exc), retry=False)
         routes = _routes(work)
+        commit_without_waiting_for_disk()
         channels_lock(channel.pk for channel in routes.values())
         stored = _stored_messages(work, routes)
         run = _MessageRun(results)

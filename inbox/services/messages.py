@@ -261,9 +261,9 @@ def _receive_in_bulk(
     people = [person for person in firsts if person not in slow]
     if not people:
         return set()
-    _identify_newcomers(
-        organization, channel, [p for p in people if p not in identities], identities
-    )
+    newcomers = [p for p in people if p not in identities]
+    newcomers = [p for p in people if p not in identities]
+    _identify_newcomers(organization, channel, newcomers, identities)
     started = _open_threads(
         organization,
         channel,
@@ -306,6 +306,8 @@ def _receive_in_bulk(
             updated[conversation.pk] += [c for c in changed if c not in updated[conversation.pk]]
     for conversation_id, changed in updated.items():
         events.emit(events.conversation_updated(threads[conversation_id], changed))
+    for person in newcomers:  # after the events: their publishing never waits for the broker
+        profile_fetch_later(organization=organization, identity=identities[person])
     return {index for index, _ in chosen}
 
 
@@ -316,8 +318,8 @@ def _identify_newcomers(
     identities: dict[str, CustomerIdentity],
 ) -> None:
     """Customers and identities for people never seen on this channel, two INSERTs in all
-    (a concurrent worker creating one of them first makes the batch go one by one); their
-    profiles are looked up after commit."""
+    (a concurrent worker creating one of them first makes the batch go one by one). The
+    caller asks for their profiles."""
     if not newcomers:
         return
     customers = Customer.objects.bulk_create(
@@ -334,9 +336,7 @@ def _identify_newcomers(
             for person, customer in zip(newcomers, customers, strict=True)
         ]
     )
-    for person, identity in zip(newcomers, created, strict=True):
-        identities[person] = identity
-        profile_fetch_later(organization=organization, identity=identity)
+    identities.update(zip(newcomers, created, strict=True))
 
 
 def _open_threads(

@@ -128,6 +128,18 @@ def _lockable(events: QuerySet[WebhookEvent]) -> QuerySet[WebhookEvent]:
     return events  # SQLite: one writer at a time anyway
 
 
+def commit_without_waiting_for_disk() -> None:
+    """Let the current transaction's COMMIT return before its WAL reaches the disk
+    (PostgreSQL's synchronous_commit = off, this transaction only): a few milliseconds per
+    batch, most of a quiet inbox's processing time. Safe for processing stored events only:
+    a crash may forget the last fraction of a second of commits, rows and the events' status
+    together, and the sweep processes those events again from their raw bodies, which the
+    receiver committed durably before answering the platform."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 # Advisory lock keys of "a batch is applying events of channel N" (a range of its own).
 _CHANNEL_LOCK_BASE = 0x5041_524C_0000_0000
 

@@ -503,12 +503,13 @@ def _known_customers(count: int, *, waiting: bool) -> tuple[Channel, list[str]]:
 
 # BEGIN/savepoints and COMMIT are counted: the claim, the parse-free routes, the stored mids,
 # identities, conversations (locked), SLA clocks, the INSERT, the pipelined UPDATE, the channel
-# touch and the status UPDATE; on PostgreSQL also the channels' advisory lock.
+# touch and the status UPDATE; on PostgreSQL also the channels' advisory lock and the
+# transaction's synchronous_commit setting.
 WAITING_QUERIES = 17
 
 
 def waiting_queries() -> int:
-    return WAITING_QUERIES + (connection.vendor == "postgresql")
+    return WAITING_QUERIES + 2 * (connection.vendor == "postgresql")
 
 
 @pytest.mark.django_db
