@@ -41,9 +41,9 @@ from inbox.services.webhooks import (
     channel_routes,
     channel_touch,
     channels_for,
-    channels_lock,
     commit_without_waiting_for_disk,
     messages_stored,
+    people_lock,
     retry_delay,
     webhook_event_record,
     webhook_events_claim,
@@ -185,7 +185,14 @@ def process_events(events: list[WebhookEvent]) -> dict[int, str]:
                 results[event.pk].fail(str(exc), retry=False)
         routes = _routes(work)
         commit_without_waiting_for_disk()
-        channels_lock(channel.pk for channel in routes.values())
+        people_lock(
+            (channel.pk, item.customer_id)
+            for event, parsed in work
+            for item in parsed
+            if not isinstance(item, IgnoredEvent)
+            for channel in [routes.get((event.kind, item.channel_id or ""))]
+            if channel is not None
+        )
         stored = _stored_messages(work, routes)
         run = _MessageRun(results)
         for event, parsed in work:

@@ -140,23 +140,24 @@ def commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
-# Advisory lock keys of "a batch is applying events of channel N" (a range of its own).
-_CHANNEL_LOCK_BASE = 0x5041_524C_0000_0000
-
-
-def channels_lock(channel_ids: Iterable[int]) -> None:
-    """Serialise batches per channel until the caller's transaction ends (PostgreSQL; SQLite
-    has one writer anyway). Two workers' batches of one channel would otherwise lock the same
-    conversations, insert the same new identities and take the organization's numbering in
-    different orders, and deadlock; taking every channel's lock up front, in id order, in one
-    statement, makes them wait for each other instead. Batches of different channels still
-    run side by side."""
-    keys = sorted({_CHANNEL_LOCK_BASE + channel_id for channel_id in channel_ids})
+def people_lock(people: Iterable[tuple[int, str]]) -> None:
+    """Serialise batches per person until the caller's transaction ends (PostgreSQL; SQLite
+    has one writer anyway). Two workers' batches with the same (channel id, platform user id)
+    would lock that person's conversation, insert their new identity and take the
+    organization's numbering in different orders, and deadlock; taking every person's
+    advisory lock up front, in key order, in one statement, makes the later batch wait for
+    the earlier one instead. Batches about different people run side by side: what they
+    share (the organization's numbering row) is taken last, while holding nothing the other
+    waits for. Keys are 64-bit hashes, so two people may share one: they just wait."""
+    keys = sorted({f"{channel_id}:{person}" for channel_id, person in people})
     if not keys or connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys]
+            "SELECT pg_advisory_xact_lock(k) FROM "
+            "(SELECT DISTINCT hashtextextended(p, 0) AS k FROM unnest(%s::text[]) AS p) AS s "
+            "ORDER BY k",
+            [keys],
         )
 
 

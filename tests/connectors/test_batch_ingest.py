@@ -503,7 +503,7 @@ def _known_customers(count: int, *, waiting: bool) -> tuple[Channel, list[str]]:
 
 # BEGIN/savepoints and COMMIT are counted: the claim, the parse-free routes, the stored mids,
 # identities, conversations (locked), SLA clocks, the INSERT, the pipelined UPDATE, the channel
-# touch and the status UPDATE; on PostgreSQL also the channels' advisory lock and the
+# touch and the status UPDATE; on PostgreSQL also the people's advisory locks and the
 # transaction's synchronous_commit setting.
 WAITING_QUERIES = 17
 
@@ -810,7 +810,7 @@ def test_two_workers_never_process_an_event_twice(caplog: pytest.LogCaptureFixtu
     rows = WebhookEvent.all_tenants.filter(pk__in=events)
     assert dict(rows.values_list("pk", "attempts")) == attempts
 
-    # Batches of one channel take its advisory lock first, so they wait for each other
+    # Batches take their people's advisory locks first, so overlapping ones wait for each other
     # instead of deadlocking over the same conversations and new identities: nothing fails.
     failed = dict(rows.filter(status=WebhookEventStatus.FAILED).values_list("pk", "error"))
     assert failed == {}, failed
