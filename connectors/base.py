@@ -180,7 +180,13 @@ class RetryableDeliveryError(DeliveryError):
 
 
 class PermanentDeliveryError(DeliveryError):
-    """Will never succeed as sent (window closed, blocked, bad token, bad parameter)."""
+    """Will never succeed as sent (window closed, blocked, bad token, bad parameter).
+    `reauthorize`: the channel's token is invalid or expired; nothing will send until an
+    admin reconnects it."""
+
+    def __init__(self, code: str, reason: str, *, reauthorize: bool = False) -> None:
+        super().__init__(code, reason)
+        self.reauthorize = reauthorize
 
 
 class Connector(Protocol):

@@ -27,6 +27,7 @@ from inbox.models import (
     Organization,
 )
 from inbox.selectors.messages import delivery_context
+from inbox.services.channels import channel_needs_reauthorization
 from inbox.services.customers import customer_identify
 from inbox.services.delivery import (
     MAX_ATTEMPTS,
@@ -82,6 +83,10 @@ def _attempt(delivery: Delivery) -> str:
         message_mark_failed(
             organization=organization, message=message, code=exc.code, reason=exc.reason
         )
+        if exc.reauthorize:
+            channel_needs_reauthorization(
+                organization=organization, channel_id=message.channel_id, reason=exc.reason
+            )
         delivery_finish(delivery, status=DeliveryStatus.FAILED, error=str(exc))
         return "failed"
     except Exception as exc:

@@ -48,7 +48,8 @@ RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 613, *range(80000, 80015)})
 PERMANENT_EXCEPTIONS = frozenset({(1, 99), (613, 2018338)})
 # Codes documented as final. A 5xx/429 carrying one of these still fails at once; a 5xx/429
 # carrying a code we have never seen is trusted to be transient, a 4xx one is not.
-KNOWN_PERMANENT_CODES = frozenset({10, 100, 190, 200, 551, 2018300})
+INVALID_TOKEN = 190  # the page token is invalid or expired: the channel must be reconnected
+KNOWN_PERMANENT_CODES = frozenset({10, 100, INVALID_TOKEN, 200, 551, 2018300})
 
 RETRYABLE_STATUSES = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS})
 
@@ -278,7 +279,9 @@ def classify_failure(
             transient_status and not _is_known_permanent(error.code, error.subcode)
         ):
             return RetryableDeliveryError(error.code_string, reason, retry_after)
-        return PermanentDeliveryError(error.code_string, reason)
+        return PermanentDeliveryError(
+            error.code_string, reason, reauthorize=error.code == INVALID_TOKEN
+        )
     if transient_status:
         return RetryableDeliveryError(
             f"http_{status}", f"Messenger answered HTTP {status}; will retry.", retry_after

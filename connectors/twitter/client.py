@@ -140,7 +140,7 @@ def classify_failure(
             reason = f"X answered HTTP {status}; will retry."
         return RetryableDeliveryError(f"http_{status}", reason, retry_after)
     if status == HTTPStatus.UNAUTHORIZED:
-        return PermanentDeliveryError("401", EXPIRED_GRANT_REASON)
+        return PermanentDeliveryError("401", EXPIRED_GRANT_REASON, reauthorize=True)
     if status == HTTPStatus.FORBIDDEN:
         return PermanentDeliveryError("403", detail or DM_FORBIDDEN_REASON)
     return PermanentDeliveryError(str(status), detail or f"X refused the message (HTTP {status}).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -10,6 +11,8 @@ from connectors.registry import UnknownChannelKindError, connector_for
 from inbox.errors import ConflictError, InvalidError
 from inbox.models import Channel, ChannelStatus, Organization
 from inbox.tenancy import scoped
+
+logger = logging.getLogger(__name__)
 
 # Settings every channel understands, with their types. Unknown keys are refused so that a
 # typo never silently leaves a feature off.
@@ -107,6 +110,9 @@ def channel_update(
     if credentials is not None:
         channel.credentials = _clean_credentials(channel.kind, credentials)
         fields.append("credentials")
+        if status is None and channel.status == ChannelStatus.ERROR:
+            channel.status = ChannelStatus.ACTIVE  # reconnected with a new token
+            fields.append("status")
     if settings is not None:
         channel.settings = _clean_settings(settings, channel.settings)
         fields.append("settings")
@@ -118,3 +124,20 @@ def channel_update(
     if fields:
         channel.save(update_fields=fields)
     return channel
+
+
+@scoped
+def channel_needs_reauthorization(
+    *, organization: Organization, channel_id: int, reason: str
+) -> bool:
+    """A send found the channel's token invalid or expired: mark it `error` (the settings
+    and the API show it; an admin reconnects it by saving new credentials, which makes it
+    active again). True when this changed its status; a paused channel stays paused."""
+    changed = (
+        Channel.objects.filter(organization=organization, pk=channel_id)
+        .filter(status=ChannelStatus.ACTIVE)
+        .update(status=ChannelStatus.ERROR)
+    )
+    if changed:
+        logger.warning("channel %s needs re-authorisation: %s", channel_id, reason)
+    return bool(changed)

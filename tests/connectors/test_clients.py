@@ -346,6 +346,7 @@ def test_x_403_is_permanent_with_the_platform_detail(fake: FakePlatform) -> None
 
     assert info.value.code == "403"
     assert info.value.reason == "You cannot send messages to this user."
+    assert not info.value.reauthorize
 
 
 def test_x_401_is_permanent_and_asks_to_reconnect(fake: FakePlatform) -> None:
@@ -356,6 +357,7 @@ def test_x_401_is_permanent_and_asks_to_reconnect(fake: FakePlatform) -> None:
 
     assert info.value.code == "401"
     assert info.value.reason == "The X access token is invalid or expired: reconnect the channel."
+    assert info.value.reauthorize
 
 
 def test_x_400_is_permanent_with_the_specific_complaint() -> None:

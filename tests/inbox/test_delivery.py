@@ -14,6 +14,7 @@ from connectors.fake_platform import FakePlatform
 from inbox.events import Event
 from inbox.models import (
     Channel,
+    ChannelStatus,
     Conversation,
     Delivery,
     DeliveryStatus,
@@ -22,6 +23,7 @@ from inbox.models import (
     MessageDirection,
     MessageStatus,
 )
+from inbox.services.channels import channel_update
 from inbox.services.delivery import MAX_ATTEMPTS, delivery_claim, delivery_sent
 from inbox.tasks import deliver_message, sweep_deliveries
 from tests.conftest import api_client
@@ -154,6 +156,29 @@ def test_permanent_errors_fail_at_once_with_a_readable_reason(  # noqa: PLR0917 
     assert message.failure_reason
     assert len(fake.sends()) == 1
     assert Delivery.all_tenants.get(message=message).status == DeliveryStatus.FAILED
+    conversation.channel.refresh_from_db()
+    expected_status = ChannelStatus.ERROR if meta_code == 190 else ChannelStatus.ACTIVE
+    assert conversation.channel.status == expected_status, "only a bad token needs reconnecting"
+
+
+def test_new_credentials_reconnect_a_channel_whose_token_failed(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake.fail_next(1, status=400, meta_code=190)
+    _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    channel = Channel.all_tenants.get(pk=conversation.channel_id)
+    assert channel.status == ChannelStatus.ERROR
+    channel_update(
+        organization=channel.organization,
+        channel=channel,
+        credentials={"page_access_token": "a-fresh-token"},
+    )
+    channel.refresh_from_db()
+    assert channel.status == ChannelStatus.ACTIVE
+    assert channel.credentials["page_access_token"] == "a-fresh-token"
 
 
 def test_gives_up_after_the_last_attempt(
