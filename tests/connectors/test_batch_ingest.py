@@ -849,3 +849,29 @@ def test_a_new_person_is_announced_by_conversation_created_and_message_created_o
         ("message.created", first.pk),
         ("message.created", second.pk),
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # the batch's own transaction, as in production
+def test_processing_commits_without_waiting_for_the_disk_and_accepting_still_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Processing is re-driven from the raw event if a crash forgets its commit, so it need
+    not wait for the WAL flush; storing that raw event, before the platform's 200, must."""
+    _known_customers(1, waiting=True)
+    seen: list[str] = []
+    original = messages_service.messages_receive
+
+    def spy(**kwargs: Any) -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        return original(**kwargs)
+
+    monkeypatch.setattr("connectors.ingest.messages_receive", spy)
+    [event] = store(envelope((PAGE, [text(PAGE, "known-0", "m-sc-1", 30)])))
+    ingest.process_pending(event)
+    assert seen == ["off"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on", "only the processing transaction"
