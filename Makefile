@@ -38,7 +38,7 @@ run: install
 		echo "REDIS_URL is set: starting a Celery worker with beat beside the web server"; \
 		$(BIN)/celery -A config worker --beat --loglevel=WARNING --concurrency=2 & pids="$$pids $$!"; \
 	fi; \
-	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --ws-per-message-deflate false
 
 lint: install
 	$(BIN)/ruff check .

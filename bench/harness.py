@@ -196,6 +196,8 @@ def uvicorn_command(port: int, workers: int) -> list[str]:
         "--workers",
         str(workers),
         "--no-access-log",
+        "--ws-per-message-deflate",
+        "false",
     )
 
 

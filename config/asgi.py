@@ -1,7 +1,9 @@
 """ASGI entry point: HTTP through Django (webhook POSTs on PostgreSQL through the lean
 `connectors.receiver` first), websockets through Channels, lifespan for the embedded timer.
 
-Serve with `python -m uvicorn config.asgi:application --host H --port P`.
+Serve with `python -m uvicorn config.asgi:application --host H --port P
+--ws-per-message-deflate false` (events are small JSON frames: compressing each one for every
+socket cost more than the bytes it saved).
 """
 
 import os

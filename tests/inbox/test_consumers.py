@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import channels.consumer as consumers_module
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -253,5 +254,39 @@ def test_no_presence_or_typing_on_a_conversation_one_may_not_see() -> None:
         assert await events(a) == []
         await a.disconnect()
         await b.disconnect()
+
+    run(scenario)
+
+
+def test_live_events_reach_the_socket_without_a_database_clean_up_hop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Channels closes stale database connections (a hop into a thread) before each message
+    it dispatches; forwarding an event touches no database, so the consumer skips that for
+    events, and only for them."""
+    supervisor = MembershipFactory(role=Role.SUPERVISOR)
+    org = supervisor.organization
+    conversation = ConversationFactory(customer__organization=org)
+    clean_ups: list[str] = []
+    original = consumers_module.aclose_old_connections
+
+    async def counting() -> None:
+        clean_ups.append("clean-up")
+        await original()
+
+    monkeypatch.setattr(consumers_module, "aclose_old_connections", counting)
+    ws = socket(supervisor, org.slug)
+
+    async def scenario() -> None:
+        await connect(ws)
+        clean_ups.clear()  # the connect message had its clean-up
+        await note(supervisor, conversation, "hello")
+        frames = await events(ws)
+        assert [f["event"] for f in frames] == ["message.created"]
+        assert clean_ups == []
+        await ws.send_json_to({"type": "view", "conversation_id": conversation.pk})
+        await ws.receive_nothing(timeout=0.3)
+        assert clean_ups, "other messages still get Channels' clean-up"
+        await ws.disconnect()
 
     run(scenario)

@@ -97,6 +97,8 @@ class AsgiServer:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                "--ws-per-message-deflate",
+                "false",
             ],
             cwd=ROOT,
             env=self.env,
