@@ -132,6 +132,18 @@ class ReferralEvent:
 
 
 @dataclass(frozen=True)
+class CustomerAction:
+    """The customer acted without writing (a reaction to a message): no message, but a
+    customer action all the same, which reopens the reply window (PROTOCOLS 9)."""
+
+    channel_id: str
+    customer_id: str
+    kind: str
+    sent_at: datetime
+    standby: bool = False
+
+
+@dataclass(frozen=True)
 class IgnoredEvent:
     """Understood enough to route, but nothing Parley acts on (kept in the raw event)."""
 
@@ -139,7 +151,9 @@ class IgnoredEvent:
     kind: str
 
 
-NormalizedEvent = InboundMessage | OutboundEcho | StatusWatermark | ReferralEvent | IgnoredEvent
+NormalizedEvent = (
+    InboundMessage | OutboundEcho | StatusWatermark | ReferralEvent | CustomerAction | IgnoredEvent
+)
 
 
 # ---- outbound ---------------------------------------------------------------------------

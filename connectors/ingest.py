@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from connectors.base import (
     Attachment,
+    CustomerAction,
     IgnoredEvent,
     InboundMessage,
     InvalidPayloadError,
@@ -32,7 +33,10 @@ from connectors.base import (
 )
 from connectors.registry import connector_for
 from inbox.models import Channel, WebhookEvent, WebhookEventStatus
-from inbox.services.conversations import conversation_record_referral
+from inbox.services.conversations import (
+    conversation_record_customer_action,
+    conversation_record_referral,
+)
 from inbox.services.customers import Profile
 from inbox.services.delivery import messages_mark_watermark
 from inbox.services.messages import Incoming, message_record_echo, messages_receive
@@ -348,7 +352,7 @@ def _profile(profile: PersonProfile | None) -> Profile | None:
 
 
 def _apply(item: NormalizedEvent, channel: Channel) -> None:
-    """One echo, receipt or referral (customer messages go through _MessageRun)."""
+    """One echo, receipt, referral or reaction (customer messages go through _MessageRun)."""
     organization = channel.organization
     if isinstance(item, OutboundEcho):
         message_record_echo(
@@ -380,5 +384,12 @@ def _apply(item: NormalizedEvent, channel: Channel) -> None:
             channel=channel,
             platform_user_id=clean_text(item.customer_id),
             referral=clean_json(asdict(item.referral)),
+            at=item.sent_at,
+        )
+    elif isinstance(item, CustomerAction):
+        conversation_record_customer_action(
+            organization=organization,
+            channel=channel,
+            platform_user_id=clean_text(item.customer_id),
             at=item.sent_at,
         )

@@ -27,6 +27,7 @@ from django.conf import settings
 
 from connectors.base import (
     Attachment,
+    CustomerAction,
     IgnoredEvent,
     InboundMessage,
     InvalidPayloadError,
@@ -59,9 +60,7 @@ _DIGITS = re.compile(r"[0-9]{1,15}")
 
 _ENVELOPE_KEYS = frozenset({"sender", "recipient", "timestamp"})
 # The event keys we act on, in the order we look for them (an item carries exactly one).
-_HANDLED_KINDS = ("message", "postback", "referral", "delivery", "read")
-# Understood but not acted on yet: a reaction reopens the window (PROTOCOLS 9), later.
-_KNOWN_IGNORED_KINDS = ("reaction",)
+_HANDLED_KINDS = ("message", "postback", "referral", "delivery", "read", "reaction")
 _MAX_KIND_LENGTH = 64
 
 
@@ -155,7 +154,7 @@ def _item_event(
 
 
 def _kind_of(item: Mapping[str, object]) -> str:
-    for kind in (*_HANDLED_KINDS, *_KNOWN_IGNORED_KINDS):
+    for kind in _HANDLED_KINDS:
         if kind in item:
             return kind
     for key in item:
@@ -337,6 +336,19 @@ def _referral_event(value: object, envelope: _Envelope, our_app_id: str) -> Norm
     )
 
 
+def _reaction(value: object, envelope: _Envelope, our_app_id: str) -> NormalizedEvent:
+    """A reaction (or its removal) to a message: the customer acted, the window reopens."""
+    _dict(value)
+    page_id, customer_id = envelope.customer_side()
+    return CustomerAction(
+        channel_id=page_id,
+        customer_id=customer_id,
+        kind="reaction",
+        sent_at=envelope.sent_at,
+        standby=envelope.standby,
+    )
+
+
 def _delivery(value: object, envelope: _Envelope, our_app_id: str) -> NormalizedEvent:
     return _watermark(value, envelope, "delivered")
 
@@ -375,6 +387,7 @@ _HANDLERS: dict[str, Callable[[object, _Envelope, str], NormalizedEvent]] = {
     "referral": _referral_event,
     "delivery": _delivery,
     "read": _read,
+    "reaction": _reaction,
 }
 
 

@@ -141,6 +141,37 @@ def conversation_record_referral(
     return conversation
 
 
+@scoped
+@transaction.atomic
+def conversation_record_customer_action(
+    *, organization: Organization, channel: Channel, platform_user_id: str, at: datetime
+) -> Conversation | None:
+    """The customer acted without writing (a reaction): the reply window reopens from `at`,
+    their platform time. Recorded on their latest conversation on this channel, resolved or
+    not (whoever reopens it may answer while the window lasts); a person never seen gets
+    nothing, and no conversation starts. Idempotent: an action no later than the last one
+    recorded changes nothing (returns None)."""
+    identity = CustomerIdentity.objects.filter(
+        organization=organization, channel=channel, platform_user_id=platform_user_id
+    ).first()
+    if identity is None:
+        return None
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(organization=organization, customer_id=identity.customer_id, channel=channel)
+        .order_by("-pk")
+        .first()
+    )
+    if conversation is None or (
+        conversation.last_inbound_at is not None and at <= conversation.last_inbound_at
+    ):
+        return None
+    conversation.last_inbound_at = at
+    conversation.save(update_fields=["last_inbound_at", "updated_at"])
+    events.emit(events.conversation_updated(conversation, ["window"]))
+    return conversation
+
+
 def _member_user(organization: Organization, user_id: int | None) -> User | None:
     if user_id is None:
         return None

@@ -345,3 +345,52 @@ def test_one_bad_item_does_not_hold_back_the_rest_of_the_batch(
     monkeypatch.undo()
     call_command("replay_webhooks", "--failed")
     assert Message.all_tenants.filter(external_id="m_Batch_A1").count() == 1
+
+
+def _reaction(psid: str, at: datetime) -> dict[str, Any]:
+    return {
+        "sender": {"id": psid},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": int(at.timestamp() * 1000),
+        "reaction": {"mid": "m_earlier", "action": "react", "reaction": "like", "emoji": "+1"},
+    }
+
+
+def _envelope(*items: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "messaging": list(items)}]}
+    ).encode()
+
+
+def test_a_reaction_reopens_the_reply_window(client: Client, page: Channel) -> None:
+    """PROTOCOLS 9: a reaction is a customer action; the 24-hour window runs from it."""
+    now = timezone.now().replace(microsecond=0)
+    written = now - timedelta(hours=30)
+    message = {
+        "sender": {"id": "7001"},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": int(written.timestamp() * 1000),
+        "message": {"mid": "m_earlier", "text": "Any news?"},
+    }
+    assert post_webhook(client, "messenger", _envelope(message)).status_code == 200
+    conversation = Conversation.all_tenants.get()
+    assert messages_service.reply_window(conversation).state != "open"
+
+    reacted = now - timedelta(minutes=5)
+    assert (
+        post_webhook(client, "messenger", _envelope(_reaction("7001", reacted))).status_code == 200
+    )
+    conversation.refresh_from_db()
+    assert conversation.last_inbound_at == reacted
+    assert messages_service.reply_window(conversation).state == "open"
+    assert Message.all_tenants.count() == 1, "a reaction is not a message"
+
+    # A replayed or older reaction changes nothing; a stranger's starts no conversation.
+    post_webhook(client, "messenger", _envelope(_reaction("7001", reacted - timedelta(hours=1))))
+    post_webhook(client, "messenger", _envelope(_reaction("9999", now)))
+    conversation.refresh_from_db()
+    assert conversation.last_inbound_at == reacted
+    assert Conversation.all_tenants.count() == 1
+    assert set(WebhookEvent.all_tenants.values_list("status", flat=True)) == {
+        WebhookEventStatus.PROCESSED
+    }

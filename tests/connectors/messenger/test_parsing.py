@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from connectors.base import (
     Attachment,
+    CustomerAction,
     IgnoredEvent,
     InboundMessage,
     InvalidPayloadError,
@@ -359,6 +360,8 @@ def test_batch_is_flattened_in_payload_order() -> None:
             return name, event.channel_id, event.external_id, event.standby
         if isinstance(event, StatusWatermark):
             return name, event.channel_id, event.status, None
+        if isinstance(event, CustomerAction):
+            return name, event.channel_id, event.kind, None
         assert isinstance(event, IgnoredEvent)
         return name, event.channel_id, event.kind, None
 
@@ -368,15 +371,17 @@ def test_batch_is_flattened_in_payload_order() -> None:
         ("OutboundEcho", PAGE, "m_Batch_A3", False),
         ("StatusWatermark", PAGE, "read", None),
         ("InboundMessage", PAGE_B, "m_Batch_B1", False),
-        ("IgnoredEvent", PAGE_B, "reaction", None),
+        ("CustomerAction", PAGE_B, "reaction", None),
         ("InboundMessage", PAGE_B, "m_Batch_B3", False),
         ("InboundMessage", PAGE_B, "m_Batch_B4", True),
     ]
     echo = events[2]
     assert isinstance(echo, OutboundEcho)
     assert (echo.customer_id, echo.our_message_id, echo.from_our_app) == (PSID, 7, True)
-    assert [e.customer_id for e in events[4:] if not isinstance(e, IgnoredEvent)] == [PSID_B] * 3
-    assert events[5] == IgnoredEvent(channel_id=PAGE_B, kind="reaction")
+    assert [e.customer_id for e in events[4:] if not isinstance(e, IgnoredEvent)] == [PSID_B] * 4
+    reaction = events[5]
+    assert isinstance(reaction, CustomerAction)
+    assert (reaction.customer_id, reaction.kind, reaction.standby) == (PSID_B, "reaction", False)
 
 
 def test_standby_before_messaging_keeps_payload_order() -> None:
@@ -408,12 +413,21 @@ def test_other_objects_yield_nothing(kind: str) -> None:
     assert parse(json.dumps({"object": kind, "entry": [{"id": PAGE}]}).encode()) == []
 
 
+def parse_reaction_time() -> datetime:
+    """The timestamp of the reaction in the unknown_event fixture."""
+    items = json.loads(load("unknown_event"))["entry"][0]["messaging"]
+    [reaction] = [i for i in items if "reaction" in i]
+    return datetime.fromtimestamp(int(reaction["timestamp"]) / 1000, tz=UTC)
+
+
 def test_unknown_and_unhandled_events_are_ignored_with_their_kind() -> None:
     assert parse(load("unknown_event")) == [
         IgnoredEvent(channel_id=PAGE, kind="optin"),
         IgnoredEvent(channel_id=PAGE, kind="account_linking"),
         IgnoredEvent(channel_id=PAGE, kind="pass_thread_control"),
-        IgnoredEvent(channel_id=PAGE, kind="reaction"),
+        CustomerAction(
+            channel_id=PAGE, customer_id=PSID, kind="reaction", sent_at=parse_reaction_time()
+        ),
         IgnoredEvent(channel_id=PAGE, kind="message_edit"),
     ]
 
