@@ -144,6 +144,14 @@ class CustomerAction:
 
 
 @dataclass(frozen=True)
+class AccessRevoked:
+    """The account removed our app's access (X `user_event.revoke`, `oauth.revoke`): nothing
+    sends until an admin reconnects the channel."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True)
 class IgnoredEvent:
     """Understood enough to route, but nothing Parley acts on (kept in the raw event)."""
 
@@ -152,7 +160,13 @@ class IgnoredEvent:
 
 
 NormalizedEvent = (
-    InboundMessage | OutboundEcho | StatusWatermark | ReferralEvent | CustomerAction | IgnoredEvent
+    InboundMessage
+    | OutboundEcho
+    | StatusWatermark
+    | ReferralEvent
+    | CustomerAction
+    | AccessRevoked
+    | IgnoredEvent
 )
 
 

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.base import (
+    AccessRevoked,
     Attachment,
     CustomerAction,
     IgnoredEvent,
@@ -33,6 +34,7 @@ from connectors.base import (
 )
 from connectors.registry import connector_for
 from inbox.models import Channel, WebhookEvent, WebhookEventStatus
+from inbox.services.channels import channel_needs_reauthorization
 from inbox.services.conversations import (
     conversation_record_customer_action,
     conversation_record_referral,
@@ -193,7 +195,7 @@ def process_events(events: list[WebhookEvent]) -> dict[int, str]:
             (channel.pk, item.customer_id)
             for event, parsed in work
             for item in parsed
-            if not isinstance(item, IgnoredEvent)
+            if not isinstance(item, IgnoredEvent | AccessRevoked)
             for channel in [routes.get((event.kind, item.channel_id or ""))]
             if channel is not None
         )
@@ -352,7 +354,8 @@ def _profile(profile: PersonProfile | None) -> Profile | None:
 
 
 def _apply(item: NormalizedEvent, channel: Channel) -> None:
-    """One echo, receipt, referral or reaction (customer messages go through _MessageRun)."""
+    """One echo, receipt, referral, reaction or revocation (customer messages go through
+    _MessageRun)."""
     organization = channel.organization
     if isinstance(item, OutboundEcho):
         message_record_echo(
@@ -392,4 +395,10 @@ def _apply(item: NormalizedEvent, channel: Channel) -> None:
             channel=channel,
             platform_user_id=clean_text(item.customer_id),
             at=item.sent_at,
+        )
+    elif isinstance(item, AccessRevoked):
+        channel_needs_reauthorization(
+            organization=organization,
+            channel_id=channel.pk,
+            reason="The account removed Parley's access: reconnect the channel.",
         )

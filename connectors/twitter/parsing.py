@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from connectors.base import (
+    AccessRevoked,
     Attachment,
     IgnoredEvent,
     InboundMessage,
@@ -162,9 +163,12 @@ def _parse_xaa(data: JSONObject) -> list[NormalizedEvent]:
             return [IgnoredEvent(channel_id=channel_id, kind=KIND_MALFORMED_TWEET)]
         return [_post_event(post, channel_id, flags=_block_flags(payload))]
 
-    if event_type == XAA_REVOKE and channel_id is None and isinstance(payload, dict):
-        # The revoke's filter may be empty; the revoking user is in the payload.
-        channel_id = _id(payload.get("user_id"))
+    if event_type == XAA_REVOKE:
+        if channel_id is None and isinstance(payload, dict):
+            # The revoke's filter may be empty; the revoking user is in the payload.
+            channel_id = _id(payload.get("user_id"))
+        if channel_id is not None:
+            return [AccessRevoked(channel_id=channel_id)]
 
     return [IgnoredEvent(channel_id=channel_id, kind=event_type)]
 
@@ -182,6 +186,8 @@ def _user_event(user_event: JSONObject) -> NormalizedEvent:
         source = revoke.get("source")
         if isinstance(source, dict):
             channel_id = _id(source.get("user_id"))
+        if channel_id is not None:
+            return AccessRevoked(channel_id=channel_id)
     return IgnoredEvent(channel_id=channel_id, kind=kind)
 
 

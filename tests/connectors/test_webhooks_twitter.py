@@ -24,6 +24,7 @@ from connectors.fake_platform import FakePlatform
 from connectors.simulation import now_ms, twitter_dm
 from inbox.models import (
     Channel,
+    ChannelStatus,
     Conversation,
     Customer,
     CustomerIdentity,
@@ -491,7 +492,18 @@ def test_a_redelivered_batch_creates_each_dm_once(client: Client, brand: Channel
     assert (ria.screen_name, ria.customer.display_name) == ("ria_r", "Ria Rossi")
 
 
-@pytest.mark.parametrize("name", ["typing", "revoke"])
+def test_a_revoked_authorization_marks_the_channel_for_reconnection(
+    client: Client, brand: Channel
+) -> None:
+    assert post_webhook(client, "twitter", load("revoke")).status_code == 200
+    event = WebhookEvent.all_tenants.get()
+    assert (event.status, event.channel_id) == (WebhookEventStatus.PROCESSED, brand.pk)
+    brand.refresh_from_db()
+    assert brand.status == ChannelStatus.ERROR
+    assert _rows() == (0, 0, 0)
+
+
+@pytest.mark.parametrize("name", ["typing"])
 def test_events_we_do_not_act_on_are_stored_and_create_nothing(
     client: Client, brand: Channel, name: str
 ) -> None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import connectors.twitter
 from connectors.base import (
+    AccessRevoked,
     Attachment,
     IgnoredEvent,
     InboundMessage,
@@ -261,10 +262,8 @@ def test_typing_is_ignored_but_routed() -> None:
     ]
 
 
-def test_revoke_is_ignored_but_routed_to_the_brand() -> None:
-    assert parse(fixture("revoke.json")) == [
-        IgnoredEvent(channel_id=BRAND, kind="user_event.revoke")
-    ]
+def test_revoke_is_routed_to_the_brand() -> None:
+    assert parse(fixture("revoke.json")) == [AccessRevoked(channel_id=BRAND)]
 
 
 def test_xaa_dm_received_unwraps_v2_users() -> None:
@@ -726,7 +725,7 @@ def test_xaa_revoke_with_an_empty_filter_routes_by_the_payload_user() -> None:
         }
     )
 
-    assert parse(raw) == [IgnoredEvent(channel_id=BRAND, kind="oauth.revoke")]
+    assert parse(raw) == [AccessRevoked(channel_id=BRAND)]
 
 
 def test_xaa_dm_without_a_filtered_user_cannot_be_routed() -> None:
