@@ -12,6 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from connectors.base import (
+    AccessRevoked,
     Attachment,
     CustomerAction,
     IgnoredEvent,
@@ -378,7 +379,9 @@ def test_batch_is_flattened_in_payload_order() -> None:
     echo = events[2]
     assert isinstance(echo, OutboundEcho)
     assert (echo.customer_id, echo.our_message_id, echo.from_our_app) == (PSID, 7, True)
-    assert [e.customer_id for e in events[4:] if not isinstance(e, IgnoredEvent)] == [PSID_B] * 4
+    assert [
+        e.customer_id for e in events[4:] if not isinstance(e, IgnoredEvent | AccessRevoked)
+    ] == [PSID_B] * 4
     reaction = events[5]
     assert isinstance(reaction, CustomerAction)
     assert (reaction.customer_id, reaction.kind, reaction.standby) == (PSID_B, "reaction", False)
