@@ -152,23 +152,32 @@ def process_pending(event_id: int, *, limit: int = BATCH_SIZE) -> Batch:
     """
     with transaction.atomic():
         claimed = webhook_events_claim(event_id, limit=limit)
+        parsed = _parse_events(claimed)
         taken: list[WebhookEvent] = []
         messages = 0
         for event in claimed:
             if taken and messages >= MESSAGE_BUDGET:
                 break
             taken.append(event)
-            messages += _count_messages(event)
-        statuses = process_events(taken) if taken else {}
+            items = parsed[event.pk]
+            if not isinstance(items, InvalidPayloadError):
+                messages += sum(isinstance(item, InboundMessage) for item in items)
+        statuses = _apply_events(taken, parsed) if taken else {}
     return Batch(statuses, [event.pk for event in claimed[len(taken) :]])
 
 
-def _count_messages(event: WebhookEvent) -> int:
-    try:
-        parsed = connector_for(event.kind).parse(bytes(event.body))
-    except InvalidPayloadError:
-        return 0
-    return sum(isinstance(item, InboundMessage) for item in parsed)
+Parsed = dict[int, list[NormalizedEvent] | InvalidPayloadError]
+
+
+def _parse_events(events: list[WebhookEvent]) -> Parsed:
+    """Each event's normalized items, or why its body cannot be read (a permanent failure)."""
+    parsed: Parsed = {}
+    for event in events:
+        try:
+            parsed[event.pk] = connector_for(event.kind).parse(bytes(event.body))
+        except InvalidPayloadError as exc:
+            parsed[event.pk] = exc
+    return parsed
 
 
 def process_events(events: list[WebhookEvent]) -> dict[int, str]:
@@ -181,14 +190,19 @@ def process_events(events: list[WebhookEvent]) -> dict[int, str]:
     failed with a retry time and the rest commit. Every service is idempotent, so the retry
     re-applies the whole event safely.
     """
+    return _apply_events(events, _parse_events(events))
+
+
+def _apply_events(events: list[WebhookEvent], parsed: Parsed) -> dict[int, str]:
     with transaction.atomic():
         work: list[tuple[WebhookEvent, list[NormalizedEvent]]] = []
         results = {event.pk: _Result() for event in events}
         for event in events:
-            try:
-                work.append((event, connector_for(event.kind).parse(bytes(event.body))))
-            except InvalidPayloadError as exc:
-                results[event.pk].fail(str(exc), retry=False)
+            items = parsed[event.pk]
+            if isinstance(items, InvalidPayloadError):
+                results[event.pk].fail(str(items), retry=False)
+            else:
+                work.append((event, items))
         routes = _routes(work)
         commit_without_waiting_for_disk()
         people_lock(
@@ -201,8 +215,8 @@ def process_events(events: list[WebhookEvent]) -> dict[int, str]:
         )
         stored = _stored_messages(work, routes)
         run = _MessageRun(results)
-        for event, parsed in work:
-            for item in parsed:
+        for event, items in work:
+            for item in items:
                 channel = routes.get((event.kind, item.channel_id or ""))
                 if channel is None or isinstance(item, IgnoredEvent):
                     continue
