@@ -51,6 +51,7 @@ from inbox.services.webhooks import (
     messages_stored,
     people_lock,
     retry_delay,
+    webhook_event_fail,
     webhook_event_record,
     webhook_events_claim,
     webhook_events_finish,
@@ -149,33 +150,58 @@ def process_pending(event_id: int, *, limit: int = BATCH_SIZE) -> Batch:
     arriving after a batch took it) is skipped. The domain rows and the events' statuses
     commit together. Claimed events over the budget are returned in `left`, untouched; the
     caller hands them to a worker again (their own tasks may have passed already).
+
+    Items fail alone (each service has its savepoint). Should the batch itself fail, one bad
+    event must not hold back its neighbours: `event_id` is retried alone, and if it fails
+    alone it is marked failed (out of the received pool, retried with backoff); the others
+    go back in `left`.
     """
+    claimed: list[int] = []
+    try:
+        return _process_batch(event_id, limit=limit, claimed=claimed)
+    except Exception:
+        logger.exception("webhook batch of event %s failed; retrying the event alone", event_id)
+    others = [pk for pk in claimed if pk != event_id]
+    try:
+        alone = _process_batch(event_id, limit=1, claimed=[])
+    except Exception as exc:
+        logger.exception("webhook event %s failed alone", event_id)
+        webhook_event_fail(event_id, error=repr(exc))
+        return Batch({event_id: WebhookEventStatus.FAILED}, others)
+    return Batch(alone.statuses, others + alone.left)
+
+
+def _process_batch(event_id: int, *, limit: int, claimed: list[int]) -> Batch:
     with transaction.atomic():
-        claimed = webhook_events_claim(event_id, limit=limit)
-        parsed = _parse_events(claimed)
+        events = webhook_events_claim(event_id, limit=limit)
+        claimed += [event.pk for event in events]
+        parsed = _parse_events(events)
         taken: list[WebhookEvent] = []
         messages = 0
-        for event in claimed:
+        for event in events:
             if taken and messages >= MESSAGE_BUDGET:
                 break
             taken.append(event)
             items = parsed[event.pk]
-            if not isinstance(items, InvalidPayloadError):
+            if not isinstance(items, Exception):
                 messages += sum(isinstance(item, InboundMessage) for item in items)
         statuses = _apply_events(taken, parsed) if taken else {}
-    return Batch(statuses, [event.pk for event in claimed[len(taken) :]])
+    return Batch(statuses, [event.pk for event in events[len(taken) :]])
 
 
-Parsed = dict[int, list[NormalizedEvent] | InvalidPayloadError]
+Parsed = dict[int, list[NormalizedEvent] | Exception]
 
 
 def _parse_events(events: list[WebhookEvent]) -> Parsed:
-    """Each event's normalized items, or why its body cannot be read (a permanent failure)."""
+    """Each event's normalized items, or why its body could not be read: not the platform's
+    envelope (permanent), or a parser that broke on it (retried: a fix may be deployed)."""
     parsed: Parsed = {}
     for event in events:
         try:
             parsed[event.pk] = connector_for(event.kind).parse(bytes(event.body))
-        except InvalidPayloadError as exc:
+        except Exception as exc:
+            if not isinstance(exc, InvalidPayloadError):
+                logger.exception("webhook event %s: the parser failed", event.pk)
             parsed[event.pk] = exc
     return parsed
 
@@ -201,6 +227,8 @@ def _apply_events(events: list[WebhookEvent], parsed: Parsed) -> dict[int, str]:
             items = parsed[event.pk]
             if isinstance(items, InvalidPayloadError):
                 results[event.pk].fail(str(items), retry=False)
+            elif isinstance(items, Exception):
+                results[event.pk].fail(repr(items))
             else:
                 work.append((event, items))
         routes = _routes(work)
@@ -235,7 +263,7 @@ def _apply_events(events: list[WebhookEvent], parsed: Parsed) -> dict[int, str]:
                     results[event.pk].fail(repr(exc))
         run.flush()
         now = timezone.now()
-        for channel in {c.pk: c for c in routes.values()}.values():
+        for _, channel in sorted({c.pk: c for c in routes.values()}.items()):  # lock order
             channel_touch(channel, now)
         webhook_events_finish(
             [

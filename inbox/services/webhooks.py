@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from inbox.models import Channel, Message, WebhookEvent, WebhookEventStatus
 
@@ -107,6 +108,23 @@ def webhook_events_finish(outcomes: Iterable[EventOutcome], *, now: datetime) ->
             next_attempt_at=None,
             processed_at=now if status == WebhookEventStatus.PROCESSED else None,
         )
+
+
+def webhook_event_fail(event_id: int, *, error: str) -> None:
+    """Record a failed processing attempt of one event outside any batch (its batch and its
+    retry alone both failed): failed, retried with backoff, out of the received pool that
+    every batch draws from."""
+    event = WebhookEvent.all_tenants.only("attempts").filter(pk=event_id).first()
+    if event is None:
+        return
+    retry_at = timezone.now() + timedelta(seconds=retry_delay(event.attempts + 1))
+    WebhookEvent.all_tenants.filter(pk=event_id).update(
+        status=WebhookEventStatus.FAILED,
+        error=error[:10_000],
+        attempts=F("attempts") + 1,
+        next_attempt_at=retry_at,
+        processed_at=None,
+    )
 
 
 def webhook_events_claim(event_id: int, *, limit: int) -> list[WebhookEvent]:

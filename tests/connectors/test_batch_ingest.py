@@ -20,6 +20,7 @@ from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 
 from connectors import ingest
+from connectors.messenger.adapter import MessengerConnector
 from connectors.tasks import process_webhook_event
 from inbox import events as inbox_events
 from inbox.events import Event
@@ -875,3 +876,48 @@ def test_processing_commits_without_waiting_for_the_disk_and_accepting_still_doe
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on", "only the processing transaction"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["the parser", "the batch"])
+def test_one_event_that_breaks_its_batch_holds_back_no_other(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The oldest received event joins every batch: if it broke them all, nothing would be
+    processed again. It fails alone (failed, with a retry time) and the others land."""
+    _known_customers(1, waiting=True)
+    [poison] = store(envelope((PAGE, [text(PAGE, "known-0", "m-poison", 30, "poison")])))
+    good = store(
+        *(envelope((PAGE, [text(PAGE, "known-0", f"m-good-{n}", 31 + n)])) for n in range(3))
+    )
+    if where == "the parser":
+        original_parse = MessengerConnector.parse
+
+        def parse(self: Any, body: bytes) -> Any:
+            if b"poison" in body:
+                raise KeyError("a parser bug")
+            return original_parse(self, body)
+
+        monkeypatch.setattr(MessengerConnector, "parse", parse)
+    else:
+        original_stored = ingest._stored_messages
+
+        def stored(work: Any, routes: Any) -> Any:
+            if any(event.pk == poison for event, _ in work):
+                raise RuntimeError("a bug outside any savepoint")
+            return original_stored(work, routes)
+
+        monkeypatch.setattr(ingest, "_stored_messages", stored)
+    for event_id in good:
+        process_webhook_event(event_id)
+    statuses = dict(WebhookEvent.all_tenants.values_list("pk", "status"))
+    assert [statuses[pk] for pk in good] == [WebhookEventStatus.PROCESSED] * 3
+    poisoned = WebhookEvent.all_tenants.get(pk=poison)
+    assert poisoned.status == WebhookEventStatus.FAILED
+    assert poisoned.next_attempt_at is not None
+    assert poisoned.attempts >= 1
+    assert set(
+        Message.all_tenants.filter(external_id__startswith="m-good-").values_list(
+            "external_id", flat=True
+        )
+    ) == {"m-good-0", "m-good-1", "m-good-2"}
