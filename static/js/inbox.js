@@ -42,6 +42,8 @@
     panesNode: null,
     fetchingMessages: null,
     fetchMessagesAgain: false,
+    // Messages whose update arrived before their row was on the page: refreshed once it is.
+    updatedBeforeShown: {},
   };
 
   // ---- small helpers --------------------------------------------------------------------
@@ -395,6 +397,12 @@
           return;
         }
         insertMessages(threadList(), parseFragment(html));
+        Object.keys(state.updatedBeforeShown).forEach(function (messageId) {
+          if (byId("message-" + messageId)) {
+            delete state.updatedBeforeShown[messageId];
+            refreshMessage(messageId);
+          }
+        });
       })
       .catch(function () {});
   }
@@ -407,6 +415,9 @@
       return;
     }
     if (!current) {
+      // A fetch in flight may bring this row in its state from before the update: remember
+      // the update and refresh the row once it is on the page.
+      state.updatedBeforeShown[messageId] = true;
       fetchNewMessages();
       return;
     }
