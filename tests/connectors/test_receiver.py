@@ -191,34 +191,28 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 # ---- parity with the Django view -----------------------------------------------------------
 
 
-def _two_pages_body() -> bytes:
-    first = messenger_text(PAGE_ID, "psid-a", "for the first page", mid="m_two_a")
-    second = messenger_text(OTHER_PAGE_ID, "psid-b", "for the second page", mid="m_two_b")
+def _two_entries_body(second_page: str, first_text: str, second_text: str, tag: str) -> bytes:
+    """One POST with an entry for our page and one for `second_page`."""
+    first = messenger_text(PAGE_ID, "psid-a", first_text, mid=f"m_{tag}_a")
+    second = messenger_text(second_page, "psid-b", second_text, mid=f"m_{tag}_b")
     return json.dumps(
         {
             "object": "page",
             "entry": [
                 {"id": PAGE_ID, "time": now_ms(), "messaging": [first]},
-                {"id": OTHER_PAGE_ID, "time": now_ms(), "messaging": [second]},
+                {"id": second_page, "time": now_ms(), "messaging": [second]},
             ],
         },
         separators=(",", ":"),
     ).encode()
+
+
+def _two_pages_body() -> bytes:
+    return _two_entries_body(OTHER_PAGE_ID, "for the first page", "for the second page", "two")
 
 
 def _known_and_unknown_page_body() -> bytes:
-    first = messenger_text(PAGE_ID, "psid-a", "for our page", mid="m_mixed_a")
-    second = messenger_text(UNKNOWN_PAGE_ID, "psid-b", "for nobody", mid="m_mixed_b")
-    return json.dumps(
-        {
-            "object": "page",
-            "entry": [
-                {"id": PAGE_ID, "time": now_ms(), "messaging": [first]},
-                {"id": UNKNOWN_PAGE_ID, "time": now_ms(), "messaging": [second]},
-            ],
-        },
-        separators=(",", ":"),
-    ).encode()
+    return _two_entries_body(UNKNOWN_PAGE_ID, "for our page", "for nobody", "mixed")
 
 
 def _twitter_body() -> bytes:

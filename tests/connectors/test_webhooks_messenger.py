@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from connectors.fake_platform import FakePlatform
 from connectors.messenger.fixtures import load
+from connectors.simulation import messenger_messages
 from connectors.tasks import sweep_webhook_events
 from inbox.models import (
     Channel,
@@ -357,9 +358,7 @@ def _reaction(psid: str, at: datetime) -> dict[str, Any]:
 
 
 def _envelope(*items: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "messaging": list(items)}]}
-    ).encode()
+    return messenger_messages(PAGE_ID, list(items))
 
 
 def test_a_reaction_reopens_the_reply_window(client: Client, page: Channel) -> None:
