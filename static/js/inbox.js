@@ -288,21 +288,12 @@
       return;
     }
     setTimeout(function () {
-      var row = byId("row-" + conversationId);
-      var name = row && row.querySelector(".row-name");
-      var clock = row && row.querySelector(".sla-clock");
-      var notification = new Notification(name ? name.textContent : "SLA breached", {
-        body: clock ? clock.textContent : "An SLA deadline passed.",
+      notifyAbout(conversationId, {
+        fallbackTitle: "SLA breached",
+        bodySelector: ".sla-clock",
+        fallbackBody: "An SLA deadline passed.",
         tag: "parley-sla-" + conversationId,
       });
-      notification.onclick = function () {
-        window.focus();
-        var link = row && row.querySelector(".row-link");
-        if (link) {
-          link.click();
-        }
-        notification.close();
-      };
     }, 700);
   }
 
@@ -675,21 +666,12 @@
     if (document.visibilityState === "visible" && document.hasFocus()) {
       return;
     }
-    var row = byId("row-" + conversationId);
-    var name = row && row.querySelector(".row-name");
-    var preview = row && row.querySelector(".row-preview");
-    var notification = new Notification(name ? name.textContent : "New message", {
-      body: preview ? preview.textContent : "A customer wrote.",
+    notifyAbout(conversationId, {
+      fallbackTitle: "New message",
+      bodySelector: ".row-preview",
+      fallbackBody: "A customer wrote.",
       tag: "parley-conversation-" + conversationId,
     });
-    notification.onclick = function () {
-      window.focus();
-      var link = row && row.querySelector(".row-link");
-      if (link) {
-        link.click();
-      }
-      notification.close();
-    };
   }
 
   function setUpNotificationButton() {
@@ -833,6 +815,26 @@
       state.everConnected = true;
       catchUp();
     }
+  }
+
+  /* A browser notification about a conversation, titled with its customer's name from the
+     list row; clicking it opens the conversation. */
+  function notifyAbout(conversationId, options) {
+    var row = byId("row-" + conversationId);
+    var name = row && row.querySelector(".row-name");
+    var body = row && row.querySelector(options.bodySelector);
+    var notification = new Notification(name ? name.textContent : options.fallbackTitle, {
+      body: body ? body.textContent : options.fallbackBody,
+      tag: options.tag,
+    });
+    notification.onclick = function () {
+      window.focus();
+      var link = row && row.querySelector(".row-link");
+      if (link) {
+        link.click();
+      }
+      notification.close();
+    };
   }
 
   function onEvent(frame) {
