@@ -1083,7 +1083,7 @@
     }
   }
 
-  document.addEventListener("keydown", function (event) {
+  function onShortcutKey(event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) {
       return;
     }
@@ -1133,7 +1133,29 @@
         return;
     }
     event.preventDefault();
-  });
+  }
+
+  document.addEventListener("keydown", onShortcutKey);
+
+  /* Keys pressed while this script was still loading (early-keys.js kept them: shortcuts, and
+     Enter in the composer), carried out once htmx has taken over the page, so that j opens a
+     thread in place and Enter sends through the same path as ever. */
+  function replayEarlyKeys() {
+    var kept = window.parleyTakeEarlyKeys ? window.parleyTakeEarlyKeys() : [];
+    kept.forEach(function (press) {
+      var event = {
+        key: press.key,
+        target: press.target,
+        defaultPrevented: false,
+        preventDefault: function () {},
+      };
+      if (press.target.id === "composer-text") {
+        onComposerKey(event);
+      } else {
+        onShortcutKey(event);
+      }
+    });
+  }
 
   // ---- delegated events -----------------------------------------------------------------
 
@@ -1181,7 +1203,7 @@
     }
   });
 
-  document.addEventListener("keydown", function (event) {
+  function onComposerKey(event) {
     var target = event.target;
     if (!target || target.id !== "composer-text") {
       return;
@@ -1194,7 +1216,9 @@
         form.requestSubmit();
       }
     }
-  });
+  }
+
+  document.addEventListener("keydown", onComposerKey);
 
   document.addEventListener("input", function (event) {
     if (event.target && event.target.id === "composer-text") {
@@ -1308,4 +1332,10 @@
   updateSlaClocks();
   setInterval(updateSlaClocks, 15000);
   connect();
+  // A deferred script runs before DOMContentLoaded, whose listeners run in order: htmx's first.
+  if (document.readyState === "complete") {
+    replayEarlyKeys();
+  } else {
+    document.addEventListener("DOMContentLoaded", replayEarlyKeys);
+  }
 })();

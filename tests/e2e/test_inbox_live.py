@@ -122,6 +122,36 @@ def test_reply_with_enter_and_watch_the_ticks_go_sent_then_delivered(
     assert page.evaluate("window.__sameDocument") is True
 
 
+def test_enter_pressed_while_the_inbox_script_loads_sends_once_it_starts(
+    stack: Stack, page: Page
+) -> None:
+    """The composer is on screen before the deferred inbox script has run. Enter pressed then
+    is not a new line: the reply goes out, once, as soon as the script is ready."""
+    scene = _scene()
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(re.compile(r"/static/js/inbox[.\w]*\.js$"), hold)
+    slug = scene.agent.organization.slug
+    sign_in(page, stack.url, "maria@acme.test", inbox_path(slug, scene.conversation.pk))
+    thread = page.get_by_role("main", name="Conversation with Ana Pereira")
+    reply = page.get_by_role("textbox", name=re.compile("Reply"))
+    reply.fill("Yes, from 7:00.")
+    reply.press("Enter")
+    page.wait_for_timeout(300)
+    assert len(held) == 1, "the inbox script was not held back"
+    expect(reply).to_have_value("Yes, from 7:00.")  # kept for later, not a new line
+    expect(thread.get_by_text("Yes, from 7:00.")).to_have_count(0)
+
+    held[0].continue_()
+    message = thread.get_by_role("listitem").filter(has_text="Yes, from 7:00.")
+    expect(message.get_by_title("Sent")).to_be_visible()
+    expect(reply).to_have_value("")
+    assert [send.json["message"]["text"] for send in stack.fake.sends()] == ["Yes, from 7:00."]
+
+
 def test_a_slow_reply_response_brings_back_nothing_stale(stack: Stack, page: Page) -> None:
     """The reply's response renders the thread as it was when the reply was stored. While it
     travels, the worker sends the reply and the customer writes again, and the page shows both;

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from inbox.models import Conversation
 from tests.e2e.conftest import Stack
@@ -21,11 +21,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 CUSTOMERS = [("Ana Pereira", 30), ("Ben Okafor", 20), ("Chloe Martin", 10)]
 
 
-def test_j_k_slash_question_mark_and_r(stack: Stack, page: Page) -> None:
+def seed_conversations() -> tuple[str, dict[str, Conversation]]:
+    """Maria's organization (its slug) and her three open conversations, by customer name."""
     agent = MembershipFactory(user__email="maria@acme.test", user__name="Maria Lopez")
     channel = ChannelFactory(organization=agent.organization, name="Acme")
     now = timezone.now()
-    conversations: dict[str, Conversation] = {
+    conversations = {
         name: ConversationFactory(
             customer__organization=agent.organization,
             customer__display_name=name,
@@ -36,7 +37,40 @@ def test_j_k_slash_question_mark_and_r(stack: Stack, page: Page) -> None:
         )
         for name, minutes in CUSTOMERS
     }
-    slug = agent.organization.slug
+    return agent.organization.slug, conversations
+
+
+def test_a_shortcut_pressed_while_the_inbox_script_loads_is_not_lost(
+    stack: Stack, page: Page
+) -> None:
+    """The list is on screen before the deferred inbox script has run: a j pressed then is kept
+    and carried out once the script starts, as if the script had been there all along."""
+    slug, conversations = seed_conversations()
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(re.compile(r"/static/js/inbox[.\w]*\.js$"), hold)
+    sign_in(page, stack.url, "maria@acme.test", inbox_path(slug))
+    expect(page.get_by_role("link", name=re.compile("^Ana Pereira"))).to_be_visible()
+    page.wait_for_timeout(100)  # let the held request be seen by the route handler
+    assert len(held) == 1, "the inbox script was not held back"
+
+    page.keyboard.press("j")
+    page.wait_for_timeout(300)
+    expect(page).to_have_url(re.compile(rf"{re.escape(inbox_path(slug))}$"))  # nothing ran yet
+    held[0].continue_()
+
+    expect(page).to_have_url(re.compile(rf"/inbox/{conversations['Ana Pereira'].pk}/$"))
+    expect(page.get_by_role("main", name="Conversation with Ana Pereira")).to_be_visible()
+    page.keyboard.press("j")  # and the script's own handler takes over from there
+    expect(page).to_have_url(re.compile(rf"/inbox/{conversations['Ben Okafor'].pk}/$"))
+    assert len(held) == 1, "j loaded the whole page again instead of opening the thread in place"
+
+
+def test_j_k_slash_question_mark_and_r(stack: Stack, page: Page) -> None:
+    slug, conversations = seed_conversations()
     sign_in(page, stack.url, "maria@acme.test", inbox_path(slug))
     conversation_list = page.get_by_role("navigation", name="Conversations")
     rows = conversation_list.get_by_role("list", name="Mine · Open").get_by_role("listitem")
