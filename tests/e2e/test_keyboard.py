@@ -26,7 +26,7 @@ def seed_conversations() -> tuple[str, dict[str, Conversation]]:
     agent = MembershipFactory(user__email="maria@acme.test", user__name="Maria Lopez")
     channel = ChannelFactory(organization=agent.organization, name="Acme")
     now = timezone.now()
-    conversations = {
+    conversations: dict[str, Conversation] = {
         name: ConversationFactory(
             customer__organization=agent.organization,
             customer__display_name=name,
