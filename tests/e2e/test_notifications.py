@@ -55,14 +55,14 @@ BEN = "7001000000000012"  # writes on a conversation assigned to his colleague T
 
 def _scene() -> tuple[Membership, dict[str, Conversation]]:
     """Sam, a supervisor (he sees every conversation), with Ana's conversation and Tom's."""
-    sam = MembershipFactory(
+    sam: Membership = MembershipFactory(
         user__email="sam@acme.test", user__name="Sam Reed", role=Role.SUPERVISOR
     )
     tom = MembershipFactory(organization=sam.organization, user__name="Tom Hill")
     channel = ChannelFactory(
         organization=sam.organization, kind="messenger", external_id=PAGE_ID, name="Acme"
     )
-    conversations = {}
+    conversations: dict[str, Conversation] = {}
     for name, psid, assignee in (("Ana Pereira", ANA, sam), ("Ben Okafor", BEN, tom)):
         identity = IdentityFactory(
             customer__organization=sam.organization,
