@@ -144,6 +144,17 @@ class CustomerAction:
 
 
 @dataclass(frozen=True)
+class ContentDeleted:
+    """The author deleted a post on the platform (X `tweet_delete_events`): its content must go
+    from Parley too, also when the post itself arrives later (a replay)."""
+
+    channel_id: str
+    customer_id: str  # the post's author: the customer, or the brand itself
+    external_id: str
+    deleted_at: datetime
+
+
+@dataclass(frozen=True)
 class AccessRevoked:
     """The account removed our app's access (X `user_event.revoke`, `oauth.revoke`): nothing
     sends until an admin reconnects the channel."""
@@ -165,6 +176,7 @@ NormalizedEvent = (
     | StatusWatermark
     | ReferralEvent
     | CustomerAction
+    | ContentDeleted
     | AccessRevoked
     | IgnoredEvent
 )

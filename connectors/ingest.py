@@ -22,6 +22,7 @@ from django.utils import timezone
 from connectors.base import (
     AccessRevoked,
     Attachment,
+    ContentDeleted,
     CustomerAction,
     IgnoredEvent,
     InboundMessage,
@@ -41,7 +42,12 @@ from inbox.services.conversations import (
 )
 from inbox.services.customers import Profile
 from inbox.services.delivery import messages_mark_watermark
-from inbox.services.messages import Incoming, message_record_echo, messages_receive
+from inbox.services.messages import (
+    Incoming,
+    message_delete_by_author,
+    message_record_echo,
+    messages_receive,
+)
 from inbox.services.webhooks import (
     EventOutcome,
     channel_routes,
@@ -258,6 +264,8 @@ def _apply_events(events: list[WebhookEvent], parsed: Parsed) -> dict[int, str]:
                 run.flush()
                 try:
                     _apply(item, channel)
+                    if isinstance(item, ContentDeleted):  # the post later in this batch: gone
+                        stored.add((channel.pk, clean_text(item.external_id)))
                 except Exception as exc:
                     logger.exception("webhook event %s: an item failed", event.pk)
                     results[event.pk].fail(repr(exc))
@@ -348,8 +356,9 @@ def _stored_messages(
     work: list[tuple[WebhookEvent, list[NormalizedEvent]]],
     routes: dict[tuple[str, str], Channel],
 ) -> set[tuple[int, str]]:
-    """(channel id, platform message id) of the batch's customer messages already stored, in
-    one query: a redelivery is skipped without touching its conversation."""
+    """(channel id, platform message id) of the batch's customer messages already stored, or
+    deleted by their author, in one query: a redelivery (or a post delivered after its
+    deletion) is skipped without touching its conversation."""
     keys = {
         (channel.pk, clean_text(item.external_id))
         for event, parsed in work
@@ -437,6 +446,13 @@ def _apply(item: NormalizedEvent, channel: Channel) -> None:
             channel=channel,
             platform_user_id=clean_text(item.customer_id),
             at=item.sent_at,
+        )
+    elif isinstance(item, ContentDeleted):
+        message_delete_by_author(
+            organization=organization,
+            channel=channel,
+            external_id=clean_text(item.external_id),
+            deleted_at=item.deleted_at,
         )
     elif isinstance(item, AccessRevoked):
         channel_needs_reauthorization(

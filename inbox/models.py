@@ -385,6 +385,9 @@ class Message(models.Model):
     sent_at = models.DateTimeField(help_text="Platform time; our time until the platform says")
     created_at = models.DateTimeField(default=timezone.now)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Its author deleted it on the platform: content removed"
+    )
 
     objects = TenantManager["Message"]()
     all_tenants = AllTenantsManager["Message"]()
@@ -411,6 +414,33 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.kind} {self.pk}"
+
+
+class DeletedPost(models.Model):
+    """A post its author deleted on the platform (X `tweet_delete_events`).
+
+    X's terms require deleted content to go. The message, when we have it, keeps its row with
+    the content removed (Message.deleted_at); this row is the tombstone that makes a later or
+    replayed delivery of the same post store nothing, whichever arrives first.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=255)
+    deleted_at = models.DateTimeField()
+
+    objects = TenantManager["DeletedPost"]()
+    all_tenants = AllTenantsManager["DeletedPost"]()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="deleted_post_unique_platform_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"deleted {self.external_id} on {self.channel_id}"
 
 
 class ConversationRead(models.Model):

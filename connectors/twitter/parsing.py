@@ -29,6 +29,7 @@ from typing import Any
 from connectors.base import (
     AccessRevoked,
     Attachment,
+    ContentDeleted,
     IgnoredEvent,
     InboundMessage,
     InvalidPayloadError,
@@ -46,6 +47,7 @@ _BLOCK_FLAG_KEYS = ("user_has_blocked", "is_blocked_by")
 
 DM_EVENTS_KEY = "direct_message_events"
 TWEET_EVENTS_KEY = "tweet_create_events"
+TWEET_DELETE_EVENTS_KEY = "tweet_delete_events"
 
 # IgnoredEvent kinds for items we recognised but will not act on.
 KIND_MALFORMED_DM = "malformed_direct_message"
@@ -55,6 +57,7 @@ KIND_MALFORMED_TWEET = "malformed_tweet"
 KIND_OWN_TWEET = "own_tweet"
 KIND_RETWEET = "retweet"
 KIND_UNADDRESSED_TWEET = "unaddressed_tweet"
+KIND_MALFORMED_DELETE = "malformed_tweet_delete"
 
 XAA_DM_TYPES = frozenset({"dm.received", "dm.sent"})
 XAA_POST_TYPES = frozenset({"post.mention.create", "post.reply.create"})
@@ -135,8 +138,12 @@ def _parse_activity(payload: JSONObject, channel_id: str) -> list[NormalizedEven
             events.extend(_aaa_tweet(item, channel_id, flags) for item in value)
         elif key == TWEET_EVENTS_KEY:
             events.append(IgnoredEvent(channel_id=channel_id, kind=KIND_MALFORMED_TWEET))
+        elif key == TWEET_DELETE_EVENTS_KEY and isinstance(value, list):
+            events.extend(_tweet_delete(item, channel_id) for item in value)
+        elif key == TWEET_DELETE_EVENTS_KEY:
+            events.append(IgnoredEvent(channel_id=channel_id, kind=KIND_MALFORMED_DELETE))
         else:
-            # Typing, read marks, favorites, follows, blocks, deletes, ...: routed, not acted on.
+            # Typing, read marks, favorites, follows, blocks, ...: routed, not acted on.
             events.append(IgnoredEvent(channel_id=channel_id, kind=key))
     return events
 
@@ -613,6 +620,22 @@ def _as_bool(value: object) -> bool | None:
     if isinstance(value, str) and value.lower() in {"true", "false"}:
         return value.lower() == "true"
     return None
+
+
+def _tweet_delete(item: object, channel_id: str) -> NormalizedEvent:
+    """`{"status": {"id": "...", "user_id": "..."}, "timestamp_ms": "..."}`: a post deleted by
+    its author, the customer or the brand."""
+    if not isinstance(item, dict) or not isinstance(item.get("status"), dict):
+        return IgnoredEvent(channel_id=channel_id, kind=KIND_MALFORMED_DELETE)
+    status: JSONObject = item["status"]
+    post_id = _str_id(status.get("id_str")) or _id(status.get("id"))
+    author_id = _str_id(status.get("user_id_str")) or _id(status.get("user_id"))
+    if post_id is None or author_id is None:
+        return IgnoredEvent(channel_id=channel_id, kind=KIND_MALFORMED_DELETE)
+    deleted_at = _from_milliseconds(item.get("timestamp_ms")) or datetime.now(UTC)
+    return ContentDeleted(
+        channel_id=channel_id, customer_id=author_id, external_id=post_id, deleted_at=deleted_at
+    )
 
 
 # ---- scalars -------------------------------------------------------------------------------

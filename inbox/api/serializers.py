@@ -144,6 +144,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "sent_outside",
             "sent_at",
             "created_at",
+            "deleted_at",
         ]
 
 

@@ -99,6 +99,7 @@ def delivery_context(*, organization: Organization, delivery: Delivery) -> Deliv
                 channel_id=conversation.channel_id,
                 direction=MessageDirection.INBOUND,
                 visibility=Visibility.PUBLIC,
+                deleted_at__isnull=True,  # X refuses a reply to a deleted post
             )
             .order_by("-sent_at", "-id")
             .values_list("external_id", flat=True)

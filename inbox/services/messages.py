@@ -22,6 +22,7 @@ from inbox.models import (
     ConversationStatus,
     Customer,
     CustomerIdentity,
+    DeletedPost,
     Membership,
     Message,
     MessageDirection,
@@ -44,6 +45,7 @@ from inbox.tenancy import scoped
 logger = logging.getLogger(__name__)
 
 PREVIEW_LENGTH = 280
+DELETED_PREVIEW = "Deleted by its author"
 LINK_WEIGHT = 23  # a link in a public post counts as 23 characters (t.co)
 
 
@@ -779,6 +781,64 @@ def _conversation_for_brand_message(
 
 
 MOVE_TO_DM_TEXT = "Let's continue in a private message, so we can look at your details:"
+
+
+@scoped
+@transaction.atomic
+def message_delete_by_author(
+    *,
+    organization: Organization,
+    channel: Channel,
+    external_id: str,
+    deleted_at: datetime,
+) -> Message | None:
+    """The author deleted their post on the platform: its content goes from Parley too.
+
+    The message keeps its row, so the thread still shows that something was said and a
+    redelivered post stays a duplicate, but its text and attachments are removed and it is
+    marked deleted. A tombstone (DeletedPost) is kept whether or not the post was stored, so a
+    post delivered after its deletion (an X replay job) stores nothing. Idempotent; returns
+    the message it emptied, if any.
+    """
+    DeletedPost.objects.bulk_create(
+        [
+            DeletedPost(
+                organization=organization,
+                channel=channel,
+                external_id=external_id,
+                deleted_at=deleted_at,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    message = (
+        Message.objects.select_for_update()
+        .select_related("conversation")
+        .filter(organization=organization, channel=channel, external_id=external_id)
+        .first()
+    )
+    if message is None or message.deleted_at is not None:
+        return None
+    message.text = ""
+    message.attachments = []
+    message.metadata = {k: v for k, v in message.metadata.items() if k != "display_text_range"}
+    message.deleted_at = deleted_at
+    message.save(update_fields=["text", "attachments", "metadata", "deleted_at"])
+    events.emit(events.message_updated(message, ["text", "attachments", "deleted_at"]))
+
+    conversation = message.conversation
+    latest = (
+        Message.objects.filter(organization=organization, conversation=conversation)
+        .exclude(kind=MessageKind.NOTE)
+        .order_by("-sent_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if latest == message.pk:
+        conversation.last_message_preview = DELETED_PREVIEW
+        conversation.save(update_fields=["last_message_preview", "updated_at"])
+        events.emit(events.conversation_updated(conversation, ["last_message"]))
+    return message
 
 
 @scoped

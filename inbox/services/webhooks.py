@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from inbox.models import Channel, Message, WebhookEvent, WebhookEventStatus
+from inbox.models import Channel, DeletedPost, Message, WebhookEvent, WebhookEventStatus
 
 # Backoff between processing attempts: 5 s, 20 s, 80 s, ... capped at one hour.
 RETRY_BASE_SECONDS = 5
@@ -180,8 +180,9 @@ def people_lock(people: Iterable[tuple[int, str]]) -> None:
 
 
 def messages_stored(keys: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which (channel id, platform message id) pairs are stored messages already, in one
-    query (the unique index on the pair answers it)."""
+    """Which (channel id, platform message id) pairs are stored messages already, or posts
+    their author deleted (DeletedPost), in one query (the unique index on each table's pair
+    answers it)."""
     if not keys:
         return set()
     by_channel: dict[int, list[str]] = {}
@@ -190,7 +191,11 @@ def messages_stored(keys: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
     wanted = Q()
     for channel_id, external_ids in by_channel.items():
         wanted |= Q(channel_id=channel_id, external_id__in=external_ids)
-    rows = Message.all_tenants.filter(wanted).values_list("channel_id", "external_id")
+    rows = (
+        Message.all_tenants.filter(wanted)
+        .values_list("channel_id", "external_id")
+        .union(DeletedPost.all_tenants.filter(wanted).values_list("channel_id", "external_id"))
+    )
     return {(channel_id, external_id) for channel_id, external_id in rows if external_id}
 
 

@@ -22,12 +22,14 @@ from django.utils import timezone
 import connectors.twitter
 from connectors.fake_platform import FakePlatform
 from connectors.simulation import now_ms, twitter_dm
+from inbox.events import Event
 from inbox.models import (
     Channel,
     ChannelStatus,
     Conversation,
     Customer,
     CustomerIdentity,
+    DeletedPost,
     Membership,
     Message,
     MessageStatus,
@@ -490,6 +492,101 @@ def test_a_redelivered_batch_creates_each_dm_once(client: Client, brand: Channel
     assert Conversation.all_tenants.count() == 2
     ria = CustomerIdentity.all_tenants.select_related("customer").get(platform_user_id="555000111")
     assert (ria.screen_name, ria.customer.display_name) == ("ria_r", "Ria Rossi")
+
+
+# ---- deleted posts (X's terms: deleted content must go) -------------------------------------
+
+
+def _mention_and_delete(*, delete_first: bool) -> bytes:
+    """One AAA delivery carrying the mention and its deletion, in the order asked."""
+    created = json.loads(load("mention"))
+    deleted = json.loads(load("tweet_delete"))
+    keys = ["tweet_delete_events", "tweet_create_events"]
+    payload = {"for_user_id": BRAND_X_ID, "users": created.get("users", {})}
+    for key in keys if delete_first else reversed(keys):
+        payload[key] = (deleted if key == "tweet_delete_events" else created)[key]
+    return json.dumps(payload).encode()
+
+
+def test_a_deleted_mention_loses_its_content_everywhere(
+    client: Client,
+    brand: Channel,
+    make_member: Callable[..., Membership],
+    published: list[Event],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    agent = make_member(Role.SUPERVISOR, organization=brand.organization)
+    assert post_webhook(client, "twitter", load("mention")).status_code == 200
+    message = Message.all_tenants.get()
+    conversation = message.conversation
+    assert conversation.last_message_preview.startswith("@AcmeSupport my parcel")
+
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_webhook(client, "twitter", load("tweet_delete")).status_code == 200
+
+    assert WebhookEvent.all_tenants.latest("pk").status == WebhookEventStatus.PROCESSED
+    message.refresh_from_db()
+    assert (message.text, message.attachments) == ("", [])
+    assert message.deleted_at == datetime(2026, 1, 1, 0, 5, 0, tzinfo=UTC)
+    assert "display_text_range" not in message.metadata
+    assert message.metadata["tweet_id"] == MENTION_TWEET_ID  # ids stay: they say nothing
+    conversation.refresh_from_db()
+    assert conversation.last_message_preview == "Deleted by its author"
+    assert [(e.name, e.payload["id"]) for e in published] == [
+        ("message.updated", message.pk),
+        ("conversation.updated", conversation.pk),
+    ]
+
+    base = f"/api/v1/orgs/{brand.organization.slug}"
+    api = api_client(agent)
+    [shown] = api.get(f"{base}/conversations/{conversation.pk}/messages/").json()["results"]
+    assert (shown["text"], shown["deleted_at"]) == ("", "2026-01-01T00:05:00Z")
+    assert api.get(f"{base}/conversations/", {"q": "parcel"}).json()["results"] == []
+    browser = Client()
+    browser.force_login(agent.user)
+    thread = browser.get(f"/o/{brand.organization.slug}/inbox/{conversation.pk}/")
+    assert b"The customer deleted this post." in thread.content
+    assert b"parcel" not in thread.content
+
+    # The delete again, and the mention again (an X replay job): nothing comes back.
+    assert post_webhook(client, "twitter", load("tweet_delete")).status_code == 200
+    assert post_webhook(client, "twitter", load("mention")).status_code == 200
+    message.refresh_from_db()
+    assert (Message.all_tenants.count(), message.text) == (1, "")
+
+
+@pytest.mark.parametrize("delete_first", [True, False])
+def test_a_post_deleted_in_the_same_delivery_is_never_shown(
+    client: Client, brand: Channel, delete_first: bool
+) -> None:
+    response = post_webhook(client, "twitter", _mention_and_delete(delete_first=delete_first))
+
+    assert response.status_code == 200
+    assert Message.all_tenants.exclude(text="").count() == 0
+
+
+def test_a_post_delivered_after_its_deletion_stores_nothing(client: Client, brand: Channel) -> None:
+    assert post_webhook(client, "twitter", load("tweet_delete")).status_code == 200
+    assert post_webhook(client, "twitter", load("mention")).status_code == 200
+
+    assert _rows() == (0, 0, 0)
+    assert DeletedPost.all_tenants.get().external_id == MENTION_TWEET_ID
+
+
+def test_a_delete_touches_only_its_own_channels_post(client: Client, brand: Channel) -> None:
+    other = ChannelFactory(kind="twitter", external_id="1290000000000000777")
+    kept = MessageFactory(
+        conversation=ConversationFactory(channel=other, customer__organization=other.organization),
+        external_id=MENTION_TWEET_ID,
+        text="same id, another brand",
+    )
+
+    assert post_webhook(client, "twitter", load("tweet_delete")).status_code == 200
+
+    kept.refresh_from_db()
+    assert (kept.text, kept.deleted_at) == ("same id, another brand", None)
+    assert DeletedPost.all_tenants.get().organization_id == brand.organization_id
 
 
 def test_a_revoked_authorization_marks_the_channel_for_reconnection(

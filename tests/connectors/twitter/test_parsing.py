@@ -22,6 +22,7 @@ import connectors.twitter
 from connectors.base import (
     AccessRevoked,
     Attachment,
+    ContentDeleted,
     IgnoredEvent,
     InboundMessage,
     InvalidPayloadError,
@@ -266,6 +267,33 @@ def test_revoke_is_routed_to_the_brand() -> None:
     assert parse(fixture("revoke.json")) == [AccessRevoked(channel_id=BRAND)]
 
 
+def test_a_deleted_tweet_names_the_post_and_its_author() -> None:
+    assert parse(fixture("tweet_delete.json")) == [
+        ContentDeleted(
+            channel_id=BRAND,
+            customer_id=SAM,
+            external_id="1876500000000000555",
+            deleted_at=at(2026, 1, 1, 0, 5, 0),
+        )
+    ]
+
+
+def test_malformed_tweet_deletes_are_ignored_one_by_one() -> None:
+    good = {"status": {"id_str": "2", "user_id_str": SAM, "id": 1}}  # *_str wins
+    payload = {
+        "for_user_id": BRAND,
+        "tweet_delete_events": [1, {}, {"status": "x"}, {"status": {"id": "1"}}, good],
+    }
+
+    events = parse(body(payload))
+
+    malformed = IgnoredEvent(channel_id=BRAND, kind="malformed_tweet_delete")
+    assert events[:-1] == [malformed] * 4
+    assert isinstance(events[-1], ContentDeleted)
+    assert (events[-1].external_id, events[-1].customer_id) == ("2", SAM)
+    assert parse(body({"for_user_id": BRAND, "tweet_delete_events": {}})) == [malformed]
+
+
 def test_xaa_dm_received_unwraps_v2_users() -> None:
     assert parse(fixture("xaa_dm_received.json")) == [
         InboundMessage(
@@ -360,7 +388,6 @@ def test_an_envelope_without_events_is_an_empty_list() -> None:
         "follow_events",
         "block_events",
         "mute_events",
-        "tweet_delete_events",
         "something_new_from_x",
     ],
 )
