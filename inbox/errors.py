@@ -52,3 +52,12 @@ class WindowClosedError(ConflictError):
         when = window_closed_at.isoformat() if window_closed_at else "never opened"
         super().__init__(f"The reply window is closed ({when}); the customer must write first.")
         self.window_closed_at = window_closed_at
+
+
+class ChannelPausedError(ConflictError):
+    """An admin paused the channel: no reply goes out through it until it is resumed."""
+
+    code = "channel_paused"
+
+    def __init__(self) -> None:
+        super().__init__("Replies are paused on this channel: an admin must resume it first.")

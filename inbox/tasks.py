@@ -19,6 +19,7 @@ from connectors.base import (
 )
 from connectors.registry import connector_for
 from inbox.models import (
+    ChannelStatus,
     CustomerIdentity,
     Delivery,
     DeliveryStatus,
@@ -109,6 +110,11 @@ def _attempt(delivery: Delivery) -> str:
 
 def _send(delivery: Delivery, message: Message) -> SendResult:
     context = delivery_context(organization=delivery.organization, delivery=delivery)
+    if context.channel.status == ChannelStatus.PAUSED:
+        raise PermanentDeliveryError(
+            "channel_paused",
+            "The channel was paused before the message went out: retry once it is resumed.",
+        )
     window = reply_window(context.conversation)
     if not window.can_send:
         raise PermanentDeliveryError(

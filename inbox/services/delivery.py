@@ -14,9 +14,10 @@ from django.db.models import Exists, F, Q
 from django.utils import timezone
 
 from inbox import events
-from inbox.errors import ConflictError
+from inbox.errors import ChannelPausedError, ConflictError
 from inbox.models import (
     Channel,
+    ChannelStatus,
     Conversation,
     CustomerIdentity,
     Delivery,
@@ -121,6 +122,13 @@ def message_retry(*, organization: Organization, message: Message) -> Message:
         or locked.direction != MessageDirection.OUTBOUND
     ):
         raise ConflictError("Only a failed reply can be retried.")
+    channel_status = (
+        Channel.objects.filter(organization=organization, pk=locked.channel_id)
+        .values_list("status", flat=True)
+        .get()
+    )
+    if channel_status == ChannelStatus.PAUSED:
+        raise ChannelPausedError()
     locked.status = MessageStatus.QUEUED
     locked.failure_code = ""
     locked.failure_reason = ""

@@ -15,9 +15,10 @@ from django.utils import timezone
 from connectors.base import ReplyWindow
 from connectors.registry import connector_for
 from inbox import events
-from inbox.errors import ConflictError, InvalidError, WindowClosedError
+from inbox.errors import ChannelPausedError, ConflictError, InvalidError, WindowClosedError
 from inbox.models import (
     Channel,
+    ChannelStatus,
     Conversation,
     ConversationStatus,
     Customer,
@@ -517,7 +518,8 @@ def message_send(
     """Queue an agent's reply with its outbox record; a Celery task delivers it after commit.
 
     The visibility follows the customer's last message unless given. Refuses before storing
-    anything with WindowClosedError when the platform window is closed, InvalidError on empty
+    anything with ChannelPausedError when an admin paused the channel, WindowClosedError when
+    the platform window is closed, InvalidError on empty
     or over-long text or a public reply where the channel has none. A repeated idempotency key
     returns the first message and created=False. The reply meets the first / next response
     SLA clocks. `actor` None is Parley itself (the auto-resolve closing message).
@@ -531,6 +533,8 @@ def message_send(
         .get(organization=organization, pk=conversation.pk)
     )
     channel = conversation.channel
+    if channel.status == ChannelStatus.PAUSED:
+        raise ChannelPausedError()
     connector = connector_for(channel.kind)
     visibility = visibility or conversation.default_visibility
     if visibility not in Visibility.values:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from connectors.registry import connector_for
 from inbox.models import (
+    ChannelStatus,
     Conversation,
     Message,
     MessageDirection,
@@ -189,6 +190,10 @@ class WindowView:
 
 
 def window_view(conversation: Conversation, *, now: datetime | None = None) -> WindowView:
+    if conversation.channel.status == ChannelStatus.PAUSED:
+        return WindowView(
+            "paused", False, "Replies are paused on this channel: an admin can resume it", None
+        )
     now = now or timezone.now()
     window = reply_window(conversation, now=now)
     closes_at = window.closes_at

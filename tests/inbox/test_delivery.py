@@ -217,6 +217,32 @@ def test_a_window_that_closed_while_queued_fails_without_a_call(
     assert len(fake.sends()) == 1
 
 
+def test_a_channel_paused_while_a_reply_waits_fails_it_without_a_call(
+    agent: Membership,
+    conversation: Conversation,
+    fake: FakePlatform,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake.fail_next(1, status=500)
+    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    Channel.all_tenants.filter(pk=conversation.channel_id).update(status="paused")
+    _make_due()
+    sweep_deliveries()
+    message.refresh_from_db()
+    assert (message.status, message.failure_code) == (MessageStatus.FAILED, "channel_paused")
+    assert "retry once it is resumed" in message.failure_reason
+    assert len(fake.sends()) == 1  # only the attempt before the pause
+
+    Channel.all_tenants.filter(pk=conversation.channel_id).update(status="active")
+    url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/messages/"
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = api_client(agent).post(f"{url}{message.pk}/retry/")
+    assert retried.status_code == 200, retried.content
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert len(fake.sends()) == 2
+
+
 def test_human_agent_tag_between_one_and_seven_days(
     agent: Membership,
     conversation: Conversation,

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from inbox.models import Channel, Conversation, Membership, Message
+from inbox.models import Channel, Conversation, Delivery, Membership, Message, Role
 from inbox.services.messages import message_receive
 from inbox.tenancy import tenant_scope
 from tests.conftest import api_client
@@ -240,6 +240,39 @@ def test_reply_in_a_closed_window_is_409_and_stores_nothing(agent, last_inbound)
     assert rows_of(conversation) == []
     conversation.refresh_from_db()
     assert conversation.last_message_preview == "Hi"
+
+
+def test_a_reply_on_a_paused_channel_is_409_and_stores_nothing_but_notes_still_go(
+    agent, make_member
+):
+    conversation = conversation_on(agent, last_inbound_at=timezone.now(), last_message_preview="Hi")
+    admin = make_member(Role.ADMIN, organization=agent.organization)
+    channel_url = f"/api/v1/orgs/{agent.organization.slug}/channels/{conversation.channel_id}/"
+    paused = api_client(admin).patch(channel_url, {"status": "paused"}, "json")
+    assert paused.status_code == 200, paused.content
+
+    body = assert_problem(post(agent, conversation.pk, {"text": "On it"}), 409)
+    assert body["code"] == "channel_paused"
+    assert rows_of(conversation) == []
+    assert Delivery.all_tenants.count() == 0
+
+    note = post(agent, conversation.pk, {"text": "Paused for the migration", "kind": "note"})
+    assert note.status_code == 201, note.content
+    assert api_client(admin).patch(channel_url, {"status": "active"}, "json").status_code == 200
+    assert post(agent, conversation.pk, {"text": "On it"}).status_code == 201
+
+
+def test_a_failed_reply_cannot_be_retried_while_its_channel_is_paused(agent):
+    conversation = conversation_on(agent, last_inbound_at=timezone.now())
+    failed = MessageFactory(
+        conversation=conversation, direction="outbound", status="failed", failure_code="500"
+    )
+    Channel.all_tenants.filter(pk=conversation.channel_id).update(status="paused")
+    retry = api_client(agent).post(f"{url(agent, conversation.pk)}{failed.pk}/retry/")
+
+    assert assert_problem(retry, 409)["code"] == "channel_paused"
+    failed.refresh_from_db()
+    assert failed.status == "failed"
 
 
 def test_human_agent_window_allows_a_reply(agent):

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from inbox.models import (
+    Channel,
     ChannelKind,
     Conversation,
     ConversationRead,
@@ -236,6 +237,26 @@ def test_a_closed_window_disables_the_reply_with_the_reason(
     assert textarea is not None
     assert "disabled" in textarea.group(0)
     assert 'data-mode="note"' in page  # the note mode stays available
+
+
+def test_a_paused_channel_disables_the_reply_and_a_broken_one_warns(
+    browser: Client, agent: Membership, make_conversation: Callable[..., Conversation]
+) -> None:
+    conversation = make_conversation(last_inbound_at=timezone.now())
+    Channel.all_tenants.filter(pk=conversation.channel_id).update(status="paused")
+    page = html(browser.get(page_url(agent, conversation)))
+    assert "Replies are paused on this channel: an admin can resume it" in page
+    textarea = re.search(r"<textarea[^>]*>", page)
+    assert textarea is not None
+    assert "disabled" in textarea.group(0)
+    assert "needs reconnecting" not in page
+
+    Channel.all_tenants.filter(pk=conversation.channel_id).update(status="error")
+    page = html(browser.get(page_url(agent, conversation)))
+    assert "Acme Page needs reconnecting" in page
+    textarea = re.search(r"<textarea[^>]*>", page)
+    assert textarea is not None
+    assert "disabled" not in textarea.group(0)  # replies may still go once it is reconnected
 
 
 def test_human_agent_window_says_until_when(
