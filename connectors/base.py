@@ -107,6 +107,7 @@ class OutboundEcho:
     from_our_app: bool = False  # app_id is ours (Messenger)
     profile: PersonProfile | None = None
     standby: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # e.g. the post a reply answers
 
 
 @dataclass(frozen=True)

@@ -421,7 +421,7 @@ def _apply(item: NormalizedEvent, channel: Channel) -> None:
             visibility=item.visibility,
             attachments=_attachments(item.attachments),
             profile=_profile(item.profile),
-            metadata={"standby": True} if item.standby else None,
+            metadata=clean_json(dict(item.metadata)) | ({"standby": True} if item.standby else {}),
         )
     elif isinstance(item, StatusWatermark):
         messages_mark_watermark(

@@ -268,7 +268,6 @@ def _dm_echo(message: _DirectMessage, channel_id: str, users: UserMap) -> Normal
     if message.recipient_id == channel_id:
         # The brand wrote to itself: there is no customer to file it under.
         return IgnoredEvent(channel_id=channel_id, kind=KIND_SELF_DM)
-    # Blocked flags cannot travel on an echo: OutboundEcho has no metadata.
     return OutboundEcho(
         channel_id=channel_id,
         customer_id=message.recipient_id,
@@ -501,6 +500,10 @@ def _post_event(post: _Post, channel_id: str, flags: Mapping[str, Any]) -> Norma
             visibility="public",
             our_message_id=None,
             profile=post.recipient_profile,
+            metadata={
+                "tweet_id": post.post_id,
+                "in_reply_to_status_id": post.in_reply_to_status_id,
+            },
         )
     if not post.addresses_brand:
         # AAA delivers every tweet the brand can see in its activity, not only those to it.

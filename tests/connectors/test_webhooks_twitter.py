@@ -384,6 +384,7 @@ def test_the_brands_own_tweets_are_outside_replies_or_ignored(
     assert reply.external_id == "1876500000000000777"
     assert reply.visibility == "public"
     assert reply.sent_outside
+    assert reply.metadata["in_reply_to_status_id"] == MENTION_TWEET_ID  # the post it answers
     assert reply.conversation_id == Conversation.all_tenants.get().pk
     assert Message.all_tenants.count() == 2  # the standalone brand post is not a message
 

@@ -204,6 +204,10 @@ def test_own_public_reply_is_an_echo_and_a_standalone_post_is_ignored() -> None:
             sent_at=at(2026, 1, 1, 0, 5),
             visibility="public",
             profile=PersonProfile(screen_name="samcustomer"),
+            metadata={
+                "tweet_id": "1876500000000000777",
+                "in_reply_to_status_id": "1876500000000000555",
+            },
         ),
         IgnoredEvent(channel_id=BRAND, kind="own_tweet"),
     ]
@@ -710,6 +714,10 @@ def test_xaa_reply_from_the_brand_is_a_public_echo() -> None:
         sent_at=at(2026, 1, 1, 0, 10),
         visibility="public",
         profile=PersonProfile(display_name="Sam Customer", screen_name="samcustomer"),
+        metadata={
+            "tweet_id": "1876500000000001000",
+            "in_reply_to_status_id": "1876500000000000999",
+        },
     )
 
 
