@@ -1143,13 +1143,19 @@
   function replayEarlyKeys() {
     var kept = window.parleyTakeEarlyKeys ? window.parleyTakeEarlyKeys() : [];
     kept.forEach(function (press) {
+      var enter = press.key === "Enter";
+      if (enter && !(press.target.isConnected && press.target.value === press.text)) {
+        return; // the text changed after Enter (or the composer is gone): do not send it
+      }
       var event = {
         key: press.key,
-        target: press.target,
+        // A shortcut acts where the focus is now: if an earlier one put it in a text field,
+        // onShortcutKey sees the agent typing and leaves the key alone.
+        target: enter ? press.target : document.activeElement || document.body,
         defaultPrevented: false,
         preventDefault: function () {},
       };
-      if (press.target.id === "composer-text") {
+      if (enter) {
         onComposerKey(event);
       } else {
         onShortcutKey(event);

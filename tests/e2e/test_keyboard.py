@@ -69,6 +69,31 @@ def test_a_shortcut_pressed_while_the_inbox_script_loads_is_not_lost(
     assert len(held) == 1, "j loaded the whole page again instead of opening the thread in place"
 
 
+def test_text_typed_after_an_early_r_never_runs_as_shortcuts(stack: Stack, page: Page) -> None:
+    """r pressed before the script ran, then a sentence: the letters were meant for the
+    composer, so e (resolve), a (assign), n (note) and k (move) must not act."""
+    slug, conversations = seed_conversations()
+    ben = conversations["Ben Okafor"]
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(re.compile(r"/static/js/inbox[.\w]*\.js$"), hold)
+    sign_in(page, stack.url, "maria@acme.test", inbox_path(slug, ben.pk))
+    page.wait_for_timeout(100)
+    assert len(held) == 1, "the inbox script was not held back"
+    page.keyboard.press("r")
+    page.keyboard.type("take a seat, and enjoy")
+    held[0].continue_()
+
+    expect(page.get_by_role("textbox", name="Reply to Ben Okafor")).to_be_focused()
+    page.wait_for_timeout(500)  # past the moment a replayed e or k would have acted
+    expect(page).to_have_url(re.compile(rf"/inbox/{ben.pk}/$"))
+    ben.refresh_from_db()
+    assert ben.status == "open"
+
+
 def test_j_k_slash_question_mark_and_r(stack: Stack, page: Page) -> None:
     slug, conversations = seed_conversations()
     sign_in(page, stack.url, "maria@acme.test", inbox_path(slug))
