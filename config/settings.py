@@ -254,6 +254,7 @@ META_GRAPH_URL: str = env.str("META_GRAPH_URL", default="https://graph.facebook.
     "/"
 )
 TWITTER_CONSUMER_SECRET: str = env.str("TWITTER_CONSUMER_SECRET", default="")
+TWITTER_OAUTH2_CLIENT_ID: str = env.str("TWITTER_OAUTH2_CLIENT_ID", default="")
 TWITTER_OAUTH2_CLIENT_SECRET: str = env.str("TWITTER_OAUTH2_CLIENT_SECRET", default="")
 TWITTER_API_URL: str = env.str("TWITTER_API_URL", default="https://api.x.com").rstrip("/")
 if DEBUG:

@@ -4,7 +4,9 @@ It is a real server on loopback (standard library only, one thread per request),
 are exercised through sockets, JSON and headers exactly as in production: point META_GRAPH_URL
 at `graph_url` and TWITTER_API_URL at `url`. It validates what the platforms would reject
 (missing token, missing fields), answers platform-shaped ids, records every request, and can be
-told to fail or stall the next calls.
+told to fail or stall the next calls. X tokens are accepted blindly until a test calls
+`x_oauth`: from then on the fake plays X's OAuth 2.0 as well (access tokens that expire,
+refresh tokens that rotate).
 
 Routes:
     POST /vNN.N/<page_id>/messages            Messenger Send API
@@ -12,10 +14,13 @@ Routes:
     POST /2/dm_conversations/with/<id>/messages  X DM
     POST /2/tweets                            X post / reply
     GET  /2/users/<id>                        X user lookup
+    POST /2/oauth2/token                      X token renewal (grant_type=refresh_token)
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import itertools
 import json
@@ -24,7 +29,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,13 +41,17 @@ GRAPH_VERSION = "v25.0"
 # The X user id the fake plays the brand as (second half of dm_conversation_id).
 BRAND_X_USER_ID = "1290000000000000001"
 
-CallKind = Literal["send", "profile"]
+CallKind = Literal["send", "profile", "token"]
 
 _GRAPH_SEND = re.compile(r"^/v\d+\.\d+/(?P<page>[^/]+)/messages$")
 _GRAPH_PROFILE = re.compile(r"^/v\d+\.\d+/(?P<id>[^/]+)$")
 _X_DM = re.compile(r"^/2/dm_conversations/with/(?P<id>[^/]+)/messages$")
 _X_TWEET = re.compile(r"^/2/tweets$")
 _X_USER = re.compile(r"^/2/users/(?P<id>[^/]+)$")
+_X_TOKEN = re.compile(r"^/2/oauth2/token$")
+X_TOKEN_PATH = "/2/oauth2/token"  # noqa: S105  # a URL path
+X_TOKEN_LIFETIME = 7200  # seconds, as X's OAuth 2.0 user access tokens
+X_SCOPES = "tweet.read tweet.write users.read dm.read dm.write offline.access"
 
 _MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
 _MAX_MESSENGER_TEXT = 2000
@@ -53,7 +62,7 @@ _MAX_TWEET_TEXT = 280
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request the fake received. `headers` keys are lower-cased; `json` is the parsed body
-    (None when there was none or it was not JSON)."""
+    (None when there was none or it was not JSON); `form` the fields of a form-encoded body."""
 
     method: str
     path: str
@@ -61,6 +70,7 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any
     status: int
+    form: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,26 @@ class _Reply:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _XOAuth:
+    """X's OAuth 2.0 as the fake plays it once a test turns it on: the access tokens X honours,
+    the refresh tokens it would accept (each once), and the app's client credentials."""
+
+    access_tokens: set[str]
+    refresh_tokens: set[str]
+    client_id: str | None
+    client_secret: str | None
+    issued: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _TokenCall:
+    """What the token endpoint reads: the app's credentials travel in a header."""
+
+    headers: dict[str, str]
+    form: dict[str, str]
 
 
 class _Server(ThreadingHTTPServer):
@@ -138,7 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = self.server.platform._answer(method, parts.path, headers, body, raw)
+        form: dict[str, str] = {}
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            form = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        reply = self.server.platform._answer(method, parts.path, headers, body, raw, form)
         recorded = RecordedRequest(
             method=method,
             path=parts.path,
@@ -146,6 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers=headers,
             json=body,
             status=reply.status,
+            form=form,
         )
         self.server.platform._record(recorded)
         payload = json.dumps(reply.body).encode()
@@ -180,10 +214,20 @@ class FakePlatform:
         self._on_request = on_request
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._failures: dict[CallKind, deque[_Failure]] = {"send": deque(), "profile": deque()}
-        self._delays: dict[CallKind, deque[float]] = {"send": deque(), "profile": deque()}
+        self._failures: dict[CallKind, deque[_Failure]] = {
+            "send": deque(),
+            "profile": deque(),
+            "token": deque(),
+        }
+        self._delays: dict[CallKind, deque[float]] = {
+            "send": deque(),
+            "profile": deque(),
+            "token": deque(),
+        }
         self._meta_ids = itertools.count(1)
         self._x_ids = itertools.count(1876543200000000001)
+        self._x_token_ids = itertools.count(1)
+        self._x_oauth: _XOAuth | None = None
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -257,16 +301,59 @@ class FakePlatform:
 
     def sends(self) -> list[RecordedRequest]:
         """The send calls (Messenger messages, X DMs and tweets) received so far."""
-        return [r for r in self.requests if r.method == "POST"]
+        return [r for r in self.requests if r.method == "POST" and r.path != X_TOKEN_PATH]
+
+    def token_requests(self) -> list[RecordedRequest]:
+        """The calls to X's token endpoint received so far."""
+        return [r for r in self.requests if r.path == X_TOKEN_PATH]
 
     def reset(self) -> None:
-        """Forget recorded requests and any queued failures or delays."""
+        """Forget recorded requests, any queued failures or delays, and X's OAuth state (X
+        tokens are accepted blindly again)."""
         with self._lock:
             self._requests.clear()
             for failures in self._failures.values():
                 failures.clear()
             for delays in self._delays.values():
                 delays.clear()
+            self._x_oauth = None
+
+    def x_oauth(
+        self,
+        *,
+        access_tokens: Iterable[str] = (),
+        refresh_tokens: Iterable[str] = (),
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> None:
+        """Play X's OAuth 2.0 from now on.
+
+        X sends and user lookups answer 401 unless their bearer is one of `access_tokens` or
+        a token the fake issued since (and not expired by `expire_x_token`). POST
+        /2/oauth2/token takes each of `refresh_tokens`, and each refresh token it issued,
+        once: it answers a new access token and a new refresh token, and 400
+        `invalid_request` for a refresh token it does not know or that was already used.
+        With `client_id` the form must name it; with `client_secret` too the client must
+        authenticate with HTTP Basic (client_id:client_secret), else 401 `unauthorized_client`.
+        """
+        with self._lock:
+            self._x_oauth = _XOAuth(
+                access_tokens=set(access_tokens),
+                refresh_tokens=set(refresh_tokens),
+                client_id=client_id,
+                client_secret=client_secret,
+            )
+
+    def expire_x_token(self, access_token: str) -> None:
+        """The access token stops working, as X's do two hours after they were issued."""
+        with self._lock:
+            if self._x_oauth is not None:
+                self._x_oauth.access_tokens.discard(access_token)
+
+    def issued_x_tokens(self) -> list[tuple[str, str]]:
+        """(access token, refresh token) pairs the token endpoint issued, oldest first."""
+        with self._lock:
+            return list(self._x_oauth.issued) if self._x_oauth is not None else []
 
     def fail_next(
         self,
@@ -279,7 +366,8 @@ class FakePlatform:
         retry_after: float | None = None,
         on: CallKind = "send",
     ) -> None:
-        """Make the next `n` send calls (or profile reads, with on="profile") fail.
+        """Make the next `n` send calls (profile reads with on="profile", X token renewals with
+        on="token") fail.
 
         With `meta_code` the body is a Graph error object; otherwise an X problem body.
         `retry_after` becomes `Retry-After` on Graph routes and `x-rate-limit-reset` (epoch
@@ -290,7 +378,8 @@ class FakePlatform:
             self._failures[on].extend([failure] * n)
 
     def delay_next(self, n: int, seconds: float, *, on: CallKind = "send") -> None:
-        """Make the next `n` send calls (or profile reads) answer only after `seconds`."""
+        """Make the next `n` send calls (or profile reads, or token renewals) answer only after
+        `seconds`."""
         with self._lock:
             self._delays[on].extend([seconds] * n)
 
@@ -312,8 +401,14 @@ class FakePlatform:
             delay = self._delays[kind].popleft() if self._delays[kind] else 0.0
         return failure, delay
 
-    def _answer(
-        self, method: str, path: str, headers: dict[str, str], body: Any, raw: bytes
+    def _answer(  # noqa: PLR0917  # the parts of one request
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: Any,
+        raw: bytes,
+        form: dict[str, str],
     ) -> _Reply:
         route = _route(method, path)
         if route is None:
@@ -322,13 +417,52 @@ class FakePlatform:
         failure, delay = self._take(kind)
         if delay:
             self._stopping.wait(delay)
-        if not headers.get("authorization", "").startswith("Bearer "):
+        if kind == "token":
+            # Form-encoded, and authenticated as the app (HTTP Basic), not as a user.
+            call = _TokenCall(headers, form)
+            return (
+                handler(self, ident, call) if failure is None else _failure_reply(platform, failure)
+            )
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme != "Bearer" or not self._token_valid(platform, token):
             return _unauthorized(platform)
         if failure is not None:
             return _failure_reply(platform, failure)
         if raw and body is None:
             return _invalid(platform, "The request body is not JSON.")
         return handler(self, ident, body)
+
+    def _token_valid(self, platform: Literal["meta", "x"], token: str) -> bool:
+        """Meta's tokens, and X's until `x_oauth` is called, are not checked."""
+        with self._lock:
+            oauth = self._x_oauth
+            return platform == "meta" or oauth is None or token in oauth.access_tokens
+
+    def _x_token(self, _: str, call: _TokenCall) -> _Reply:
+        """X's token endpoint, refresh_token grant: spends the refresh token, issues a pair."""
+        with self._lock:
+            oauth = self._x_oauth
+            refused = _token_call_problem(oauth, call)
+            if refused is not None:
+                return refused
+            assert oauth is not None  # noqa: S101  # no OAuth state refuses every token
+            oauth.refresh_tokens.discard(call.form["refresh_token"])
+            number = next(self._x_token_ids)
+            access_token = f"fake-x-access-{number}"
+            refresh_token = f"fake-x-refresh-{number}"
+            oauth.access_tokens.add(access_token)
+            oauth.refresh_tokens.add(refresh_token)
+            oauth.issued.append((access_token, refresh_token))
+        return _Reply(
+            200,
+            {
+                "token_type": "bearer",
+                "expires_in": X_TOKEN_LIFETIME,
+                "access_token": access_token,
+                "scope": X_SCOPES,
+                "refresh_token": refresh_token,
+            },
+        )
 
     def _graph_send(self, page_id: str, body: Any) -> _Reply:
         problem = _graph_send_problem(body)
@@ -402,6 +536,7 @@ def _route(method: str, path: str) -> _Route | None:
         ("POST", _X_DM, "x", "send", FakePlatform._x_dm),
         ("POST", _X_TWEET, "x", "send", FakePlatform._x_tweet),
         ("GET", _X_USER, "x", "profile", FakePlatform._x_user),
+        ("POST", _X_TOKEN, "x", "token", FakePlatform._x_token),
         ("GET", _GRAPH_PROFILE, "meta", "profile", FakePlatform._graph_profile),
     ]
     for verb, pattern, platform, kind, handler in table:
@@ -466,6 +601,40 @@ def _unauthorized(platform: Literal["meta", "x"]) -> _Reply:
     if platform == "meta":
         return _meta_error(401, 190, None, "An active access token must be used.")
     return _x_problem(401, "Unauthorized", "Unauthorized")
+
+
+def _oauth_error(status: int, error: str, description: str) -> _Reply:
+    return _Reply(status, {"error": error, "error_description": description})
+
+
+def _basic_credentials(authorization: str) -> str | None:
+    """The `id:secret` of an HTTP Basic header, None when it is not one."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _token_call_problem(oauth: _XOAuth | None, call: _TokenCall) -> _Reply | None:
+    """X's answer refusing a token request (None when X would issue tokens)."""
+    if oauth is not None and oauth.client_secret is not None:
+        expected = f"{oauth.client_id or ''}:{oauth.client_secret}"
+        if _basic_credentials(call.headers.get("authorization", "")) != expected:
+            return _oauth_error(401, "unauthorized_client", "Missing valid authorization header")
+    if call.form.get("grant_type") != "refresh_token":
+        return _oauth_error(400, "unsupported_grant_type", "grant_type must be refresh_token.")
+    if (
+        oauth is not None
+        and oauth.client_id is not None
+        and call.form.get("client_id") != oauth.client_id
+    ):
+        return _oauth_error(400, "invalid_request", "Missing required parameter [client_id].")
+    if oauth is None or call.form.get("refresh_token", "") not in oauth.refresh_tokens:
+        return _oauth_error(400, "invalid_request", "Value passed for the token was invalid.")
+    return None
 
 
 def _invalid(platform: Literal["meta", "x"], detail: str) -> _Reply:

@@ -13,10 +13,12 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from connectors.base import (
     Handshake,
@@ -26,7 +28,7 @@ from connectors.base import (
     ReplyWindow,
     SendResult,
 )
-from connectors.twitter import client, parsing
+from connectors.twitter import client, oauth, parsing
 
 MAX_DM_LENGTH = 10000
 MAX_TWEET_LENGTH = 280
@@ -64,7 +66,9 @@ CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{1,256}")
 class TwitterConnector:
     kind = "twitter"
     required_credentials: tuple[str, ...] = ("access_token",)
-    optional_credentials: tuple[str, ...] = ("refresh_token", "access_token_secret")
+    # `expires_at`: ISO 8601 with offset, when the OAuth 2.0 access token expires; stored by
+    # a renewal (connectors/twitter/oauth.py), and accepted from an admin who knows it.
+    optional_credentials: tuple[str, ...] = ("refresh_token", "access_token_secret", "expires_at")
     supports_public_replies = True
     kept_headers: tuple[str, ...] = (
         SIGNATURE_HEADER,
@@ -123,7 +127,24 @@ class TwitterConnector:
         )
 
     def send(self, request: OutboundRequest) -> SendResult:
-        return client.send(request)
+        """Send with the channel's access token, renewed at most once per attempt when it can
+        be (connectors/twitter/oauth.py): first when its stored expiry is near, else after X
+        answers 401, and then the send is tried once more. Raises what client.send raises;
+        a failed renewal raises RetryableDeliveryError when it may work later, else
+        PermanentDeliveryError with `reauthorize` and a readable reason."""
+        credentials = request.credentials
+        if oauth.can_renew(credentials) and oauth.expires_soon(credentials, now=timezone.now()):
+            fresh = oauth.renewed(
+                channel_external_id=request.channel_external_id, stale=credentials
+            )
+            return client.send(replace(request, credentials=fresh))
+        try:
+            return client.send(request)
+        except client.ExpiredTokenError:
+            if not oauth.can_renew(credentials):
+                raise
+        fresh = oauth.renewed(channel_external_id=request.channel_external_id, stale=credentials)
+        return client.send(replace(request, credentials=fresh))
 
     def move_to_dm_link(self, *, channel_external_id: str, text: str = "") -> str | None:
         return client.dm_deep_link(channel_external_id, text)

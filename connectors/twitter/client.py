@@ -1,15 +1,18 @@
-"""X over HTTP: DMs, public replies and user lookups (the only X module that imports requests),
-plus the DM compose deep link that moves a public conversation to private.
+"""X over HTTP: DMs, public replies, user lookups and OAuth 2.0 token renewal (the only X module
+that imports requests), plus the DM compose deep link that moves a public conversation to private.
 
 X reports failures through the HTTP status with a problem body (`title`, `detail`); 429 says
 when the limit resets in `x-rate-limit-reset`, which becomes `retry_after` for the delivery task.
+The token endpoint answers OAuth errors instead (`error`, `error_description`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -44,6 +47,35 @@ DM_FORBIDDEN_REASON = (
     "X refused the message: the customer may not accept direct messages from this account, "
     "or the channel lacks permission to send them."
 )
+
+
+RENEWAL_PATH = "/2/oauth2/token"
+RENEWAL_REFUSED_REASON = (
+    "X refused to renew the channel's access (it was revoked, or its renewal token expired or "
+    "was already used): reconnect the channel."
+)
+CLIENT_REFUSED_REASON = (
+    "X refused Parley's app credentials when renewing the channel's access (check "
+    "TWITTER_OAUTH2_CLIENT_ID and TWITTER_OAUTH2_CLIENT_SECRET), then reconnect the channel."
+)
+# An OAuth `error` value worth showing as a failure code; anything else is not repeated.
+_OAUTH_ERROR = re.compile(r"[a-z_]{1,40}")
+
+
+class ExpiredTokenError(PermanentDeliveryError):
+    """X answered 401: the access token expired (X's last two hours) or was revoked. Permanent
+    as far as this token goes; a channel holding a refresh token may renew it and send again."""
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What X's token endpoint issued. `refresh_token` replaces the one spent ("" when X gave
+    none, and then the channel cannot renew again); `expires_in` is in seconds, None when X did
+    not say. The tokens stay out of the repr, so a grant can never be logged by accident."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_in: int | None
 
 
 def _timeout() -> tuple[float, float]:
@@ -125,25 +157,133 @@ def problem_text(body: Any) -> str:
     return "; ".join(parts)
 
 
+def _transient(status: int) -> bool:
+    return status in RETRYABLE_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def _retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
+    """When X says to come back: `x-rate-limit-reset` (epoch seconds), else `Retry-After`."""
+    retry_after = seconds_until_epoch(headers.get("x-rate-limit-reset"), now=now)
+    if retry_after is None:
+        retry_after = retry_after_seconds(headers.get("Retry-After"), now=now)
+    return retry_after
+
+
 def classify_failure(
     status: int, body: Any, headers: Mapping[str, str], *, now: float
 ) -> DeliveryError:
     """Turn a non-2xx X answer into the error to raise (it is returned, not raised)."""
     detail = problem_text(body)
-    if status in RETRYABLE_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        retry_after = seconds_until_epoch(headers.get("x-rate-limit-reset"), now=now)
-        if retry_after is None:
-            retry_after = retry_after_seconds(headers.get("Retry-After"), now=now)
+    if _transient(status):
+        retry_after = _retry_after(headers, now=now)
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             reason = "X is limiting how fast this account may send; the message will be retried."
         else:
             reason = f"X answered HTTP {status}; will retry."
         return RetryableDeliveryError(f"http_{status}", reason, retry_after)
     if status == HTTPStatus.UNAUTHORIZED:
-        return PermanentDeliveryError("401", EXPIRED_GRANT_REASON, reauthorize=True)
+        return ExpiredTokenError("401", EXPIRED_GRANT_REASON, reauthorize=True)
     if status == HTTPStatus.FORBIDDEN:
         return PermanentDeliveryError("403", detail or DM_FORBIDDEN_REASON)
     return PermanentDeliveryError(str(status), detail or f"X refused the message (HTTP {status}).")
+
+
+def renew_access_token(refresh_token: str, *, client_id: str, client_secret: str) -> TokenGrant:
+    """Spend `refresh_token` on a new access token at X's token endpoint.
+
+    X rotates refresh tokens: once X accepts this one it stops working, and the grant's
+    `refresh_token` is the only way to renew again, so the caller must store the grant before
+    anything else uses the channel. A confidential client (`client_secret` set) authenticates
+    with HTTP Basic; a public one only names its `client_id`.
+
+    Raises RetryableDeliveryError for network trouble, timeouts, 408/429/5xx and a success
+    without an access token (codes prefixed `renewal_`; after a timeout X may have spent the
+    token), and PermanentDeliveryError with `reauthorize` when X refuses: 400 (the grant was
+    revoked, expired or already used) or 401 and 403 (X does not accept the app's client
+    credentials). Neither error nor any log line carries a token or the client secret.
+    """
+    secrets = (refresh_token, client_secret)
+    try:
+        response = http.session().post(
+            f"{settings.TWITTER_API_URL}{RENEWAL_PATH}",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": client_id,
+            },
+            auth=(client_id, client_secret) if client_secret else None,
+            timeout=_timeout(),
+        )
+    except requests.ReadTimeout as exc:
+        raise RetryableDeliveryError(
+            "renewal_timeout", "X did not answer the renewal of the channel's access in time."
+        ) from exc
+    except requests.RequestException as exc:
+        raise RetryableDeliveryError(
+            "renewal_network",
+            f"Could not reach X to renew the channel's access ({type(exc).__name__}).",
+        ) from exc
+
+    body = http.json_or_none(response)
+    if http.succeeded(response.status_code):
+        grant = _grant(body)
+        if grant is None:
+            raise RetryableDeliveryError(
+                "renewal_bad_response",
+                f"X answered HTTP {response.status_code} to the renewal without an access token.",
+            )
+        return grant
+    error = _renewal_failure(response.status_code, body, response.headers, secrets)
+    logger.info("x token renewal failed: %s", error)
+    raise error
+
+
+def _grant(body: Any) -> TokenGrant | None:
+    if not isinstance(body, dict):
+        return None
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        return None
+    refresh_token = body.get("refresh_token")
+    expires_in = body.get("expires_in")
+    return TokenGrant(
+        access_token=access_token,
+        refresh_token=refresh_token if isinstance(refresh_token, str) else "",
+        expires_in=expires_in
+        if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0
+        else None,
+    )
+
+
+def _leaks(text: str, secrets: tuple[str, ...]) -> bool:
+    return any(secret and secret in text for secret in secrets)
+
+
+def _renewal_failure(
+    status: int, body: Any, headers: Mapping[str, str], secrets: tuple[str, ...]
+) -> DeliveryError:
+    """The error for a token endpoint's non-2xx answer (returned, not raised)."""
+    if _transient(status):
+        return RetryableDeliveryError(
+            f"renewal_http_{status}",
+            f"X answered HTTP {status} to the renewal of the channel's access; will retry.",
+            _retry_after(headers, now=time.time()),
+        )
+    error = body.get("error") if isinstance(body, dict) else None
+    description = body.get("error_description") if isinstance(body, dict) else None
+    code = f"renewal_{error}" if isinstance(error, str) and _OAUTH_ERROR.fullmatch(error) else ""
+    if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
+        return PermanentDeliveryError(
+            code or f"renewal_{status}", CLIENT_REFUSED_REASON, reauthorize=True
+        )
+    reason = RENEWAL_REFUSED_REASON
+    if isinstance(description, str) and description.strip():
+        # X's own words help the admin, but they come from outside: bounded, and dropped if
+        # they would repeat a secret.
+        detail = " ".join(description.split())[:200]
+        if not _leaks(detail, secrets):
+            reason = f"{RENEWAL_REFUSED_REASON} X said: {detail}"
+    return PermanentDeliveryError(code or f"renewal_{status}", reason, reauthorize=True)
 
 
 def dm_deep_link(brand_user_id: str, text: str = "") -> str:

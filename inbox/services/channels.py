@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -141,3 +142,37 @@ def channel_needs_reauthorization(
     if changed:
         logger.warning("channel %s needs re-authorisation: %s", channel_id, reason)
     return bool(changed)
+
+
+@scoped
+@transaction.atomic
+def channel_credentials_renew(
+    *,
+    organization: Organization,
+    kind: str,
+    external_id: str,
+    renew: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> dict[str, Any]:
+    """Replace a channel's credentials with renewed ones, one renewal at a time.
+
+    Locks the channel's row and hands its current credentials to `renew` (the connector's),
+    which returns the credentials to store, or None to keep the current ones (another worker
+    renewed them while this one waited for the lock). The lock is held while `renew` runs,
+    platform call included, because a renewal may spend a single-use refresh token that two
+    workers must never both use; the new credentials commit with the lock's release. The
+    status is left alone: only an admin's new credentials reconnect a channel in `error`.
+
+    Returns the credentials now stored. What `renew` raises rolls back and propagates;
+    InvalidError when it returns what the connector does not accept as credentials,
+    Channel.DoesNotExist when the organization has no such channel.
+    """
+    channel = Channel.objects.select_for_update().get(
+        organization=organization, kind=kind, external_id=external_id
+    )
+    current = dict(channel.credentials or {})
+    renewed = renew(current)
+    if renewed is None:
+        return current
+    channel.credentials = _clean_credentials(channel.kind, renewed)
+    channel.save(update_fields=["credentials"])
+    return channel.credentials
