@@ -10,7 +10,7 @@ service it calls is keyed on platform ids, so a retry or a replay never doubles 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -239,14 +239,7 @@ def _apply_events(events: list[WebhookEvent], parsed: Parsed) -> dict[int, str]:
                 work.append((event, items))
         routes = _routes(work)
         commit_without_waiting_for_disk()
-        people_lock(
-            (channel.pk, item.customer_id)
-            for event, parsed in work
-            for item in parsed
-            if not isinstance(item, IgnoredEvent | AccessRevoked)
-            for channel in [routes.get((event.kind, item.channel_id or ""))]
-            if channel is not None
-        )
+        people_lock(_lock_keys(work, routes))
         stored = _stored_messages(work, routes)
         run = _MessageRun(results)
         for event, items in work:
@@ -255,20 +248,7 @@ def _apply_events(events: list[WebhookEvent], parsed: Parsed) -> dict[int, str]:
                 if channel is None or isinstance(item, IgnoredEvent):
                     continue
                 results[event.pk].handled += 1
-                if isinstance(item, InboundMessage):
-                    key = (channel.pk, clean_text(item.external_id))
-                    if key not in stored:  # else a redelivery, or twice in this batch
-                        stored.add(key)
-                        run.add(event.pk, channel, _incoming(item))
-                    continue
-                run.flush()
-                try:
-                    _apply(item, channel)
-                    if isinstance(item, ContentDeleted):  # the post later in this batch: gone
-                        stored.add((channel.pk, clean_text(item.external_id)))
-                except Exception as exc:
-                    logger.exception("webhook event %s: an item failed", event.pk)
-                    results[event.pk].fail(repr(exc))
+                _take(item, channel, event.pk, stored, run)
         run.flush()
         now = timezone.now()
         for _, channel in sorted({c.pk: c for c in routes.values()}.items()):  # lock order
@@ -352,18 +332,68 @@ def _routes(
     }
 
 
+def _take(
+    item: NormalizedEvent,
+    channel: Channel,
+    event_pk: int,
+    stored: set[tuple[int, str]],
+    run: _MessageRun,
+) -> None:
+    """One routed item of the batch: customer messages join the run (stored in bulk), the
+    rest apply one by one, in payload order. `stored` holds what must not be stored again."""
+    key = (channel.pk, clean_text(getattr(item, "external_id", "")))
+    if isinstance(item, InboundMessage):
+        if key not in stored:  # else a redelivery, twice in this batch, or a deleted post
+            stored.add(key)
+            run.add(event_pk, channel, _incoming(item))
+        return
+    if isinstance(item, OutboundEcho) and key in stored:
+        return  # stored already, or a post the brand deleted
+    run.flush()
+    try:
+        _apply(item, channel)
+    except Exception as exc:
+        logger.exception("webhook event %s: an item failed", event_pk)
+        run.results[event_pk].fail(repr(exc))
+        return
+    if isinstance(item, ContentDeleted):  # the post, later in this batch, stays out
+        stored.add(key)
+
+
+def _lock_keys(
+    work: list[tuple[WebhookEvent, list[NormalizedEvent]]],
+    routes: dict[tuple[str, str], Channel],
+) -> Iterator[tuple[int, str]]:
+    """What the batch locks (inbox.services.webhooks.people_lock): every person it touches,
+    and every public post it stores or deletes, since a post and its deletion may arrive in
+    two batches on two workers, filed under two people (the customer, and the brand that
+    deleted its own reply): one must commit before the other reads what is stored."""
+    for event, parsed in work:
+        for item in parsed:
+            if isinstance(item, IgnoredEvent | AccessRevoked):
+                continue
+            channel = routes.get((event.kind, item.channel_id or ""))
+            if channel is None:
+                continue
+            yield channel.pk, item.customer_id
+            if isinstance(item, ContentDeleted) or (
+                isinstance(item, InboundMessage | OutboundEcho) and item.visibility == "public"
+            ):
+                yield channel.pk, f"post:{clean_text(item.external_id)}"
+
+
 def _stored_messages(
     work: list[tuple[WebhookEvent, list[NormalizedEvent]]],
     routes: dict[tuple[str, str], Channel],
 ) -> set[tuple[int, str]]:
-    """(channel id, platform message id) of the batch's customer messages already stored, or
-    deleted by their author, in one query: a redelivery (or a post delivered after its
-    deletion) is skipped without touching its conversation."""
+    """(channel id, platform message id) of the batch's messages (the customers', and the
+    brand's echoes) already stored, or deleted by their author, in one query: a redelivery (or
+    a post delivered after its deletion) is skipped without touching its conversation."""
     keys = {
         (channel.pk, clean_text(item.external_id))
         for event, parsed in work
         for item in parsed
-        if isinstance(item, InboundMessage)
+        if isinstance(item, InboundMessage | OutboundEcho)
         for channel in [routes.get((event.kind, item.channel_id or ""))]
         if channel is not None
     }

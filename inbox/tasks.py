@@ -26,6 +26,7 @@ from inbox.models import (
     Message,
     MessageStatus,
     Organization,
+    Visibility,
 )
 from inbox.selectors.messages import delivery_context
 from inbox.services.channels import channel_needs_reauthorization
@@ -115,6 +116,16 @@ def _send(delivery: Delivery, message: Message) -> SendResult:
             "channel_paused",
             "The channel was paused before the message went out: retry once it is resumed.",
         )
+    if message.visibility == Visibility.PUBLIC:
+        # Never a public post that answers nobody, nor a reply to a post its author deleted.
+        if context.in_reply_to is None:
+            raise PermanentDeliveryError(
+                "no_post", "There is no post of the customer's to answer: reply privately."
+            )
+        if context.in_reply_to_deleted:
+            raise PermanentDeliveryError(
+                "post_deleted", "The customer deleted the post this answers: reply privately."
+            )
     window = reply_window(context.conversation)
     if not window.can_send:
         raise PermanentDeliveryError(

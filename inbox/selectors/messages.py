@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
@@ -44,7 +45,8 @@ class DeliveryContext:
     conversation: Conversation
     channel: Channel
     recipient_id: str
-    in_reply_to: str | None
+    in_reply_to: str | None  # a public reply: the customer's latest public post
+    in_reply_to_deleted: bool = False  # ... which its author deleted
 
 
 def delivery_for_attempt(*, organization_id: int, delivery_id: int) -> Delivery:
@@ -90,19 +92,21 @@ def delivery_context(*, organization: Organization, delivery: Delivery) -> Deliv
         )
     if recipient_id is None:
         raise CustomerIdentity.DoesNotExist(f"no identity for conversation {conversation.pk}")
-    in_reply_to = None
+    post: tuple[str | None, datetime | None] | None = None
     if message.visibility == Visibility.PUBLIC:
-        in_reply_to = (
+        post = (
             Message.objects.filter(
                 organization=organization,
                 conversation__customer_id=conversation.customer_id,
                 channel_id=conversation.channel_id,
                 direction=MessageDirection.INBOUND,
                 visibility=Visibility.PUBLIC,
-                deleted_at__isnull=True,  # X refuses a reply to a deleted post
             )
             .order_by("-sent_at", "-id")
-            .values_list("external_id", flat=True)
+            .values_list("external_id", "deleted_at")
             .first()
         )
-    return DeliveryContext(conversation, conversation.channel, str(recipient_id), in_reply_to)
+    in_reply_to, deleted_at = post or (None, None)
+    return DeliveryContext(
+        conversation, conversation.channel, str(recipient_id), in_reply_to, deleted_at is not None
+    )

@@ -557,6 +557,49 @@ def test_a_deleted_mention_loses_its_content_everywhere(
     assert (Message.all_tenants.count(), message.text) == (1, "")
 
 
+def _public_reply(agent: Membership, conversation: Conversation, capture: Any) -> Message:
+    url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/messages/"
+    with capture(execute=True):
+        response = api_client(agent).post(url, {"text": "Sorry!", "visibility": "public"}, "json")
+    assert response.status_code == 201, response.json()
+    return Message.all_tenants.get(pk=response.json()["id"])
+
+
+def test_a_public_reply_to_a_deleted_post_fails_without_posting(
+    client: Client,
+    brand: Channel,
+    fake: FakePlatform,
+    make_member: Callable[..., Membership],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    agent = make_member(Role.AGENT, organization=brand.organization)
+    post_webhook(client, "twitter", load("mention"))
+    post_webhook(client, "twitter", load("tweet_delete"))
+
+    reply = _public_reply(agent, Conversation.all_tenants.get(), django_capture_on_commit_callbacks)
+
+    reply.refresh_from_db()
+    assert (reply.status, reply.failure_code) == (MessageStatus.FAILED, "post_deleted")
+    assert fake.sends() == []  # above all, not a post on the brand's timeline
+
+
+def test_a_public_reply_with_no_post_to_answer_fails_without_posting(
+    client: Client,
+    brand: Channel,
+    fake: FakePlatform,
+    make_member: Callable[..., Membership],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    agent = make_member(Role.AGENT, organization=brand.organization)
+    post_webhook(client, "twitter", load("dm_received_media"))  # a DM: nothing public
+
+    reply = _public_reply(agent, Conversation.all_tenants.get(), django_capture_on_commit_callbacks)
+
+    reply.refresh_from_db()
+    assert (reply.status, reply.failure_code) == (MessageStatus.FAILED, "no_post")
+    assert fake.sends() == []
+
+
 @pytest.mark.parametrize("delete_first", [True, False])
 def test_a_post_deleted_in_the_same_delivery_is_never_shown(
     client: Client, brand: Channel, delete_first: bool
@@ -564,7 +607,9 @@ def test_a_post_deleted_in_the_same_delivery_is_never_shown(
     response = post_webhook(client, "twitter", _mention_and_delete(delete_first=delete_first))
 
     assert response.status_code == 200
+    assert WebhookEvent.all_tenants.get().status == WebhookEventStatus.PROCESSED
     assert Message.all_tenants.exclude(text="").count() == 0
+    assert DeletedPost.all_tenants.get().external_id == MENTION_TWEET_ID
 
 
 def test_a_post_delivered_after_its_deletion_stores_nothing(client: Client, brand: Channel) -> None:
@@ -573,6 +618,40 @@ def test_a_post_delivered_after_its_deletion_stores_nothing(client: Client, bran
 
     assert _rows() == (0, 0, 0)
     assert DeletedPost.all_tenants.get().external_id == MENTION_TWEET_ID
+
+
+BRAND_REPLY_ID = "1876500000000000777"  # own_tweet_reply.json: the brand answering Sam
+
+
+def brand_reply_deleted() -> bytes:
+    """What X sends most: the subscribed account (the brand) deleted one of its own posts."""
+    item = {
+        "status": {"id": BRAND_REPLY_ID, "user_id": BRAND_X_ID},
+        "timestamp_ms": "1767226000000",
+    }
+    return json.dumps({"for_user_id": BRAND_X_ID, "tweet_delete_events": [item]}).encode()
+
+
+@pytest.mark.parametrize("delete_first", [False, True])
+def test_the_brands_deleted_reply_is_emptied_or_never_stored(
+    client: Client, brand: Channel, delete_first: bool
+) -> None:
+    post_webhook(client, "twitter", load("mention"))
+    bodies = [load("own_tweet_reply"), brand_reply_deleted()]
+    for body in reversed(bodies) if delete_first else bodies:
+        assert post_webhook(client, "twitter", body).status_code == 200
+
+    assert set(WebhookEvent.all_tenants.values_list("status", flat=True)) == {
+        WebhookEventStatus.PROCESSED
+    }
+    replies = Message.all_tenants.filter(direction="outbound")
+    if delete_first:
+        assert not replies.exists()  # the echo came after the delete: nothing to show
+    else:
+        [reply] = replies
+        assert (reply.external_id, reply.text) == (BRAND_REPLY_ID, "")
+        assert reply.deleted_at is not None
+    assert Message.all_tenants.get(direction="inbound").text.startswith("@AcmeSupport")
 
 
 def test_a_delete_touches_only_its_own_channels_post(client: Client, brand: Channel) -> None:
