@@ -1,6 +1,6 @@
 """Browser notifications and the title badge: a customer writing on a conversation that is
-mine or nobody's, while I am in another window, raises both; a colleague's does not. Clicking
-the notification opens the conversation; coming back clears the badge."""
+mine or nobody's, while I am in another window, raises both; a colleague's does not. Coming
+back to the window clears the badge; clicking a notification opens its conversation."""
 
 from __future__ import annotations
 
@@ -51,10 +51,12 @@ ELSEWHERE = """
 
 ANA = "7001000000000011"  # writes on a conversation assigned to Sam
 BEN = "7001000000000012"  # writes on a conversation assigned to his colleague Tom
+CLEO = "7001000000000013"  # writes on a conversation nobody has taken
 
 
 def _scene() -> tuple[Membership, dict[str, Conversation]]:
-    """Sam, a supervisor (he sees every conversation), with Ana's conversation and Tom's."""
+    """Sam, a supervisor (he sees every conversation), with Ana's conversation (his), Ben's
+    (Tom's) and Cleo's (nobody's)."""
     sam: Membership = MembershipFactory(
         user__email="sam@acme.test", user__name="Sam Reed", role=Role.SUPERVISOR
     )
@@ -63,7 +65,8 @@ def _scene() -> tuple[Membership, dict[str, Conversation]]:
         organization=sam.organization, kind="messenger", external_id=PAGE_ID, name="Acme"
     )
     conversations: dict[str, Conversation] = {}
-    for name, psid, assignee in (("Ana Pereira", ANA, sam), ("Ben Okafor", BEN, tom)):
+    people = (("Ana Pereira", ANA, sam), ("Ben Okafor", BEN, tom), ("Cleo Diaz", CLEO, None))
+    for name, psid, assignee in people:
         identity = IdentityFactory(
             customer__organization=sam.organization,
             customer__display_name=name,
@@ -73,13 +76,13 @@ def _scene() -> tuple[Membership, dict[str, Conversation]]:
         conversations[name] = ConversationFactory(
             customer=identity.customer,
             channel=channel,
-            assignee=assignee.user,
+            assignee=assignee.user if assignee else None,
             last_message_preview="Hello",
         )
     return sam, conversations
 
 
-def test_a_message_for_me_badges_the_title_and_notifies_a_colleagues_does_not(
+def test_messages_for_me_or_nobody_badge_the_title_and_notify_a_colleagues_do_not(
     stack: Stack, context: BrowserContext, page: Page
 ) -> None:
     sam, conversations = _scene()
@@ -104,9 +107,20 @@ def test_a_message_for_me_badges_the_title_and_notifies_a_colleagues_does_not(
     shown = page.evaluate("window.__notifications.map(n => [n.title, n.body])")
     assert shown == [["Ana Pereira", "My order is late"]]
 
-    page.evaluate("window.__notifications[0].shown.onclick()")
-    expect(page).to_have_url(re.compile(rf"/inbox/{conversations['Ana Pereira'].pk}/$"))
-    expect(page.get_by_role("main", name="Conversation with Ana Pereira")).to_be_visible()
-
+    # Coming back to the window clears the badge (the notification is not clicked).
     page.evaluate("window.__focused = true; window.dispatchEvent(new Event('focus'))")
     expect(page).to_have_title(title)
+
+    page.evaluate("window.__focused = false")
+    post_webhook(stack.url, "messenger", messenger_text_body(CLEO, "Anyone there?", mid="m_n_3"))
+    expect(page).to_have_title(f"(1) {title}", timeout=LIVE_MS)
+    page.wait_for_function("window.__notifications.length === 2", timeout=LIVE_MS)
+    assert page.evaluate("[window.__notifications[1].title, window.__notifications[1].body]") == [
+        "Cleo Diaz",
+        "Anyone there?",
+    ]
+
+    # Clicking the notification opens that conversation.
+    page.evaluate("window.__notifications[1].shown.onclick()")
+    expect(page).to_have_url(re.compile(rf"/inbox/{conversations['Cleo Diaz'].pk}/$"))
+    expect(page.get_by_role("main", name="Conversation with Cleo Diaz")).to_be_visible()
