@@ -268,6 +268,7 @@ def _dm_echo(message: _DirectMessage, channel_id: str, users: UserMap) -> Normal
     if message.recipient_id == channel_id:
         # The brand wrote to itself: there is no customer to file it under.
         return IgnoredEvent(channel_id=channel_id, kind=KIND_SELF_DM)
+    # The blocked flags describe the customer's side; the brand's own DM does not carry them.
     return OutboundEcho(
         channel_id=channel_id,
         customer_id=message.recipient_id,

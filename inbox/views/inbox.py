@@ -40,6 +40,7 @@ from inbox.errors import (
     NotFoundError,
 )
 from inbox.models import (
+    ChannelStatus,
     Conversation,
     ConversationStatus,
     Membership,
@@ -380,7 +381,8 @@ def _panes_context(
         "window": window_view(conversation),
         "public_replies": capabilities.public_replies,
         "can_move_to_dm": capabilities.public_replies
-        and conversation.default_visibility == Visibility.PUBLIC,
+        and conversation.default_visibility == Visibility.PUBLIC
+        and conversation.channel.status != ChannelStatus.PAUSED,
         "referral": referral,
         "referral_link": http_url(referral_data.get("referer_uri"))
         if isinstance(referral_data, dict)

@@ -243,6 +243,10 @@ def test_a_paused_channel_disables_the_reply_and_a_broken_one_warns(
     browser: Client, agent: Membership, make_conversation: Callable[..., Conversation]
 ) -> None:
     conversation = make_conversation(last_inbound_at=timezone.now())
+    MessageFactory(
+        conversation=conversation, direction="outbound", status="failed", failure_code="500"
+    )
+    assert ">Retry</button>" in html(browser.get(page_url(agent, conversation)))
     Channel.all_tenants.filter(pk=conversation.channel_id).update(status="paused")
     page = html(browser.get(page_url(agent, conversation)))
     assert "Replies are paused on this channel: an admin can resume it" in page
@@ -250,6 +254,7 @@ def test_a_paused_channel_disables_the_reply_and_a_broken_one_warns(
     assert textarea is not None
     assert "disabled" in textarea.group(0)
     assert "needs reconnecting" not in page
+    assert ">Retry</button>" not in page  # the failed reply waits for the channel to resume
 
     Channel.all_tenants.filter(pk=conversation.channel_id).update(status="error")
     page = html(browser.get(page_url(agent, conversation)))
