@@ -206,6 +206,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-webhook-events": {"task": "connectors.sweep_webhook_events", "schedule": 15.0},
     "sweep-deliveries": {"task": "inbox.sweep_deliveries", "schedule": 5.0},
+    # New channels, failed checks (within a minute) and, every
+    # CHANNEL_SUBSCRIPTION_CHECK_SECONDS, every channel: is the platform still sending to us?
+    "check-channel-subscriptions": {
+        "task": "connectors.check_channel_subscriptions",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     # SLA warnings and breaches, snoozes, follow-ups, auto-resolve: each takes effect within
     # about a second of its time. A run that waited in the queue longer than a few seconds is
     # dropped: the next one does the same work.
@@ -257,6 +264,12 @@ TWITTER_CONSUMER_SECRET: str = env.str("TWITTER_CONSUMER_SECRET", default="")
 TWITTER_OAUTH2_CLIENT_ID: str = env.str("TWITTER_OAUTH2_CLIENT_ID", default="")
 TWITTER_OAUTH2_CLIENT_SECRET: str = env.str("TWITTER_OAUTH2_CLIENT_SECRET", default="")
 TWITTER_API_URL: str = env.str("TWITTER_API_URL", default="https://api.x.com").rstrip("/")
+# The X webhook's id (from `POST /2/webhooks`): with it, X accounts are subscribed to the
+# Account Activity API by themselves; without it, subscribe them by hand.
+TWITTER_WEBHOOK_ID: str = env.str("TWITTER_WEBHOOK_ID", default="")
+# How often each channel's webhook subscription is checked (and renewed when the platform
+# dropped it). Meta drops a page after about an hour of failed deliveries.
+CHANNEL_SUBSCRIPTION_CHECK_SECONDS: int = env.int("CHANNEL_SUBSCRIPTION_CHECK_SECONDS", default=900)
 if DEBUG:
     # Development only: let `manage.py simulate` sign webhooks for the demo out of the box.
     META_APP_SECRET = META_APP_SECRET or "parley-dev-meta-app-secret"

@@ -205,6 +205,18 @@ class SendResult:
     external_id: str
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """Whether the platform delivers a channel's events to our webhook, after ensuring it.
+
+    `renewed`: the subscription was missing and has just been made again (Meta drops a page's
+    subscription after about an hour of failed deliveries; events in between are lost).
+    """
+
+    state: Literal["subscribed", "not_configured"]
+    renewed: bool = False
+
+
 class DeliveryError(Exception):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
@@ -279,4 +291,12 @@ class Connector(Protocol):
         self, credentials: Mapping[str, Any], platform_user_id: str
     ) -> PersonProfile | None:
         """The person's name and picture from the platform; None when unavailable."""
+        ...
+
+    def ensure_subscribed(
+        self, *, channel_external_id: str, credentials: Mapping[str, Any]
+    ) -> Subscription:
+        """Check that the platform sends this page's / account's events to our webhook and
+        subscribe it when it does not. Raises RetryableDeliveryError or PermanentDeliveryError
+        (`reauthorize` for a bad token) as a send would."""
         ...

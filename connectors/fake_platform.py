@@ -41,7 +41,7 @@ GRAPH_VERSION = "v25.0"
 # The X user id the fake plays the brand as (second half of dm_conversation_id).
 BRAND_X_USER_ID = "1290000000000000001"
 
-CallKind = Literal["send", "profile", "token"]
+CallKind = Literal["send", "profile", "token", "subscription"]
 
 _GRAPH_SEND = re.compile(r"^/v\d+\.\d+/(?P<page>[^/]+)/messages$")
 _GRAPH_PROFILE = re.compile(r"^/v\d+\.\d+/(?P<id>[^/]+)$")
@@ -49,6 +49,9 @@ _X_DM = re.compile(r"^/2/dm_conversations/with/(?P<id>[^/]+)/messages$")
 _X_TWEET = re.compile(r"^/2/tweets$")
 _X_USER = re.compile(r"^/2/users/(?P<id>[^/]+)$")
 _X_TOKEN = re.compile(r"^/2/oauth2/token$")
+_GRAPH_SUBSCRIBED_APPS = re.compile(r"^/v\d+\.\d+/(?P<page>[^/]+)/subscribed_apps$")
+_X_SUBSCRIPTION = re.compile(r"^/2/account_activity/webhooks/(?P<id>[^/]+)/subscriptions/all$")
+FAKE_META_APP_ID = "1234567890"  # the app the fake lists on a subscribed page
 X_TOKEN_PATH = "/2/oauth2/token"  # noqa: S105  # a URL path
 X_TOKEN_LIFETIME = 7200  # seconds, as X's OAuth 2.0 user access tokens
 X_SCOPES = "tweet.read tweet.write users.read dm.read dm.write offline.access"
@@ -107,6 +110,15 @@ class _TokenCall:
 
     headers: dict[str, str]
     form: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _SubscriptionCall:
+    """A webhook subscription check (GET) or request (POST), made with a user's / page's token."""
+
+    method: str
+    query: dict[str, str]
+    token: str
 
 
 class _Server(ThreadingHTTPServer):
@@ -171,11 +183,12 @@ class _Handler(BaseHTTPRequestHandler):
         form: dict[str, str] = {}
         if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             form = dict(parse_qsl(raw.decode("utf-8", "replace")))
-        reply = self.server.platform._answer(method, parts.path, headers, body, raw, form)
+        query = dict(parse_qsl(parts.query))
+        reply = self.server.platform._answer(method, parts.path, headers, body, raw, form, query)
         recorded = RecordedRequest(
             method=method,
             path=parts.path,
-            query=dict(parse_qsl(parts.query)),
+            query=query,
             headers=headers,
             json=body,
             status=reply.status,
@@ -208,22 +221,29 @@ class FakePlatform:
         host: str = "127.0.0.1",
         port: int = 0,
         on_request: Callable[[RecordedRequest], None] | None = None,
+        meta_app_id: str = FAKE_META_APP_ID,
     ) -> None:
         self._host = host
         self._port = port
         self._on_request = on_request
+        self.meta_app_id = meta_app_id  # the app listed on the pages it subscribes
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: dict[CallKind, deque[_Failure]] = {
             "send": deque(),
             "profile": deque(),
             "token": deque(),
+            "subscription": deque(),
         }
         self._delays: dict[CallKind, deque[float]] = {
             "send": deque(),
             "profile": deque(),
             "token": deque(),
+            "subscription": deque(),
         }
+        # Webhook subscriptions: page id -> subscribed fields; (webhook id, user token).
+        self._page_subscriptions: dict[str, list[str]] = {}
+        self._x_subscriptions: set[tuple[str, str]] = set()
         self._meta_ids = itertools.count(1)
         self._x_ids = itertools.count(1876543200000000001)
         self._x_token_ids = itertools.count(1)
@@ -317,6 +337,25 @@ class FakePlatform:
             for delays in self._delays.values():
                 delays.clear()
             self._x_oauth = None
+            self._page_subscriptions.clear()
+            self._x_subscriptions.clear()
+
+    # ---- webhook subscriptions ----------------------------------------------------------
+
+    def page_subscriptions(self) -> dict[str, list[str]]:
+        """Page id -> the fields our app is subscribed to on it."""
+        with self._lock:
+            return {page: list(fields) for page, fields in self._page_subscriptions.items()}
+
+    def drop_page_subscription(self, page_id: str) -> None:
+        """What Meta does after an hour of failed deliveries: the page stops sending to us."""
+        with self._lock:
+            self._page_subscriptions.pop(page_id, None)
+
+    def x_subscriptions(self) -> set[tuple[str, str]]:
+        """(webhook id, the subscribing account's access token) pairs."""
+        with self._lock:
+            return set(self._x_subscriptions)
 
     def x_oauth(
         self,
@@ -409,6 +448,7 @@ class FakePlatform:
         body: Any,
         raw: bytes,
         form: dict[str, str],
+        query: dict[str, str] | None = None,
     ) -> _Reply:
         route = _route(method, path)
         if route is None:
@@ -428,7 +468,9 @@ class FakePlatform:
             return _unauthorized(platform)
         if failure is not None:
             return _failure_reply(platform, failure)
-        if raw and body is None:
+        if kind == "subscription":  # read from the query string, not a body
+            body = _SubscriptionCall(method, query or {}, token)
+        elif raw and body is None:
             return _invalid(platform, "The request body is not JSON.")
         return handler(self, ident, body)
 
@@ -463,6 +505,39 @@ class FakePlatform:
                 "refresh_token": refresh_token,
             },
         )
+
+    def _graph_subscribed_apps(self, page_id: str, call: _SubscriptionCall) -> _Reply:
+        """`GET` lists our app with its fields when the page is subscribed; `POST` with
+        `subscribed_fields` subscribes it."""
+        with self._lock:
+            if call.method == "GET":
+                fields = self._page_subscriptions.get(page_id)
+                apps = (
+                    []
+                    if fields is None
+                    else [{"id": self.meta_app_id, "name": "Parley", "subscribed_fields": fields}]
+                )
+                return _Reply(200, {"data": apps})
+            wanted = [f for f in call.query.get("subscribed_fields", "").split(",") if f]
+            if not wanted:
+                return _meta_error(
+                    400, 100, None, "(#100) The parameter subscribed_fields is required"
+                )
+            self._page_subscriptions[page_id] = wanted
+            return _Reply(200, {"success": True})
+
+    def _x_subscription(self, webhook_id: str, call: _SubscriptionCall) -> _Reply:
+        """AAA v2: `GET` says whether the token's account is subscribed; `POST` subscribes it
+        (409 DuplicateSubscription when it already is)."""
+        key = (webhook_id, call.token)
+        with self._lock:
+            subscribed = key in self._x_subscriptions
+            if call.method == "GET":
+                return _Reply(200, {"data": {"subscribed": subscribed}})
+            if subscribed:
+                return _x_problem(409, "DuplicateSubscription", "Already subscribed.")
+            self._x_subscriptions.add(key)
+            return _Reply(200, {"data": {"subscribed": True}})
 
     def _graph_send(self, page_id: str, body: Any) -> _Reply:
         problem = _graph_send_problem(body)
@@ -537,6 +612,22 @@ def _route(method: str, path: str) -> _Route | None:
         ("POST", _X_TWEET, "x", "send", FakePlatform._x_tweet),
         ("GET", _X_USER, "x", "profile", FakePlatform._x_user),
         ("POST", _X_TOKEN, "x", "token", FakePlatform._x_token),
+        (
+            "GET",
+            _GRAPH_SUBSCRIBED_APPS,
+            "meta",
+            "subscription",
+            FakePlatform._graph_subscribed_apps,
+        ),
+        (
+            "POST",
+            _GRAPH_SUBSCRIBED_APPS,
+            "meta",
+            "subscription",
+            FakePlatform._graph_subscribed_apps,
+        ),
+        ("GET", _X_SUBSCRIPTION, "x", "subscription", FakePlatform._x_subscription),
+        ("POST", _X_SUBSCRIPTION, "x", "subscription", FakePlatform._x_subscription),
         ("GET", _GRAPH_PROFILE, "meta", "profile", FakePlatform._graph_profile),
     ]
     for verb, pattern, platform, kind, handler in table:

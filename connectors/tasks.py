@@ -1,4 +1,5 @@
-"""Celery entry points for inbound webhooks: process one event, sweep what is due."""
+"""Celery entry points for inbound webhooks (process one event, sweep what is due) and for the
+platforms' webhook subscriptions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from connectors import ingest
+from connectors.subscriptions import subscription_check
 from inbox.models import WebhookEvent, WebhookEventStatus
+from inbox.services.subscriptions import channels_due_for_subscription_check
 from inbox.services.webhooks import webhook_events_due
 
 logger = logging.getLogger(__name__)
@@ -89,4 +92,25 @@ def sweep_webhook_events() -> int:
             process_webhook_event(event_id)
         else:
             process_webhook_event.delay(event_id)  # spread over the workers, never inline
+    return len(due)
+
+
+@shared_task(name="connectors.check_channel_subscription", ignore_result=True)
+def check_channel_subscription(organization_id: int, channel_id: int) -> str:
+    return subscription_check(organization_id, channel_id)
+
+
+@shared_task(name="connectors.check_channel_subscriptions", ignore_result=True)
+def check_channel_subscriptions() -> int:
+    """Check every channel whose webhook subscription is due (see connectors.subscriptions)."""
+    due = channels_due_for_subscription_check(now=timezone.now())
+    eager = bool(check_channel_subscriptions.app.conf.task_always_eager)
+    for organization_id, channel_id in due:
+        if not eager:
+            check_channel_subscription.delay(organization_id, channel_id)
+            continue
+        try:
+            subscription_check(organization_id, channel_id)
+        except Exception:
+            logger.exception("channel %s: subscription check failed", channel_id)
     return len(due)

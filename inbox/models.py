@@ -128,6 +128,15 @@ class ChannelStatus(models.TextChoices):
     ERROR = "error"
 
 
+class SubscriptionStatus(models.TextChoices):
+    """Whether the platform sends this channel's events to our webhook (checked by a job)."""
+
+    PENDING = "pending"  # not checked yet
+    SUBSCRIBED = "subscribed"
+    FAILED = "failed"  # the last check or subscribe call failed: retried within a minute
+    NOT_CONFIGURED = "not_configured"  # X without TWITTER_WEBHOOK_ID: subscribed by hand
+
+
 class Channel(models.Model):
     """A connected Messenger page or X account. Its platform id maps to exactly one tenant."""
 
@@ -142,6 +151,11 @@ class Channel(models.Model):
     )
     last_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    subscription_status = models.CharField(
+        max_length=16, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING
+    )
+    subscription_checked_at = models.DateTimeField(null=True, blank=True)
+    subscription_error = models.TextField(blank=True)
 
     objects = TenantManager["Channel"]()
     all_tenants = AllTenantsManager["Channel"]()

@@ -23,6 +23,7 @@ from connectors.base import (
     PersonProfile,
     ReplyWindow,
     SendResult,
+    Subscription,
 )
 from connectors.messenger import client, parsing
 
@@ -110,6 +111,11 @@ class MessengerConnector:
         self, credentials: Mapping[str, Any], platform_user_id: str
     ) -> PersonProfile | None:
         return client.fetch_profile(credentials, platform_user_id)
+
+    def ensure_subscribed(
+        self, *, channel_external_id: str, credentials: Mapping[str, Any]
+    ) -> Subscription:
+        return client.ensure_subscribed(channel_external_id, credentials)
 
     def parse(self, body: bytes) -> list[NormalizedEvent]:
         """See connectors.messenger.parsing.parse: raises only InvalidPayloadError."""

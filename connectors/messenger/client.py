@@ -1,5 +1,5 @@
-"""Messenger over HTTP: the Send API and profile lookups (the only Messenger module that imports
-requests).
+"""Messenger over HTTP: the Send API, profile lookups and the page's webhook subscription (the
+only Messenger module that imports requests).
 
 Failures are classified the way Meta documents them: on the error body's `code`/`error_subcode`
 rather than on the HTTP status (rate limits usually come back as HTTP 400), so the delivery task
@@ -28,6 +28,7 @@ from connectors.base import (
     PersonProfile,
     RetryableDeliveryError,
     SendResult,
+    Subscription,
 )
 from connectors.messenger.parsing import outbound_metadata
 from connectors.ratelimit import retry_after_seconds
@@ -327,3 +328,75 @@ def fetch_profile(credentials: Mapping[str, Any], psid: str) -> PersonProfile | 
     if not name and not avatar:
         return None
     return PersonProfile(display_name=name, avatar_url=avatar)
+
+
+# The webhook fields Parley reads (PROTOCOLS 1.3, plus reactions, which reopen the window).
+SUBSCRIBED_FIELDS = (
+    "messages",
+    "message_echoes",
+    "message_deliveries",
+    "message_reads",
+    "messaging_postbacks",
+    "messaging_referrals",
+    "message_reactions",
+)
+
+
+def ensure_subscribed(page_id: str, credentials: Mapping[str, Any]) -> Subscription:
+    """Make sure the page sends our app every field Parley reads.
+
+    `GET /{page}/subscribed_apps` lists the apps installed on the page with their fields; when
+    ours is missing or lacks a field, `POST` on the same edge subscribes it again. Meta drops a
+    page's subscription after about an hour of failed webhook deliveries, so a job runs this
+    now and then, not only when the channel is connected.
+    """
+    token = http.credential(credentials, "page_access_token")
+    if token is None:
+        raise PermanentDeliveryError(
+            "credentials", "The channel has no page access token: reconnect the channel."
+        )
+    url = f"{settings.META_GRAPH_URL}/{quote(page_id, safe='')}/subscribed_apps"
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = _subscription_call("get", url, headers, params={})
+    if _lists_our_app(http.json_or_none(listed)):
+        return Subscription("subscribed")
+    _subscription_call(
+        "post", url, headers, params={"subscribed_fields": ",".join(SUBSCRIBED_FIELDS)}
+    )
+    logger.warning("messenger page %s was not subscribed to our webhook: subscribed it", page_id)
+    return Subscription("subscribed", renewed=True)
+
+
+def _subscription_call(
+    method: str, url: str, headers: Mapping[str, str], *, params: Mapping[str, str]
+) -> requests.Response:
+    try:
+        response = http.session().request(
+            method, url, params=params, headers=dict(headers), timeout=_timeout()
+        )
+    except requests.RequestException as exc:
+        raise RetryableDeliveryError(
+            "network", f"Could not reach Messenger ({type(exc).__name__})."
+        ) from exc
+    if http.succeeded(response.status_code):
+        return response
+    raise classify_failure(
+        response.status_code, http.json_or_none(response), response.headers, now=time.time()
+    )
+
+
+def _lists_our_app(body: Any) -> bool:
+    """Whether `subscribed_apps` lists our app (META_APP_ID; any app when that is unset, the
+    page token being ours) with every field we read."""
+    apps = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(apps, list):
+        return False
+    for app in apps:
+        if not isinstance(app, dict):
+            continue
+        if settings.META_APP_ID and str(app.get("id")) != settings.META_APP_ID:
+            continue
+        fields = app.get("subscribed_fields")
+        if isinstance(fields, list) and set(SUBSCRIBED_FIELDS) <= set(fields):
+            return True
+    return False

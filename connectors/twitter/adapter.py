@@ -27,6 +27,7 @@ from connectors.base import (
     PersonProfile,
     ReplyWindow,
     SendResult,
+    Subscription,
 )
 from connectors.twitter import client, oauth, parsing
 
@@ -145,6 +146,26 @@ class TwitterConnector:
                 raise
         fresh = oauth.renewed(channel_external_id=request.channel_external_id, stale=credentials)
         return client.send(replace(request, credentials=fresh))
+
+    def ensure_subscribed(
+        self, *, channel_external_id: str, credentials: Mapping[str, Any]
+    ) -> Subscription:
+        """The account's Account Activity subscription, when TWITTER_WEBHOOK_ID names our
+        webhook (else "not_configured": subscribed by hand). The token is renewed as for a
+        send: before the call when it is about to expire, or once after a 401."""
+        webhook_id = settings.TWITTER_WEBHOOK_ID
+        if not webhook_id:
+            return Subscription("not_configured")
+        if oauth.can_renew(credentials) and oauth.expires_soon(credentials, now=timezone.now()):
+            credentials = oauth.renewed(channel_external_id=channel_external_id, stale=credentials)
+            return client.ensure_subscribed(credentials, webhook_id)
+        try:
+            return client.ensure_subscribed(credentials, webhook_id)
+        except client.ExpiredTokenError:
+            if not oauth.can_renew(credentials):
+                raise
+        fresh = oauth.renewed(channel_external_id=channel_external_id, stale=credentials)
+        return client.ensure_subscribed(fresh, webhook_id)
 
     def move_to_dm_link(self, *, channel_external_id: str, text: str = "") -> str | None:
         return client.dm_deep_link(channel_external_id, text)

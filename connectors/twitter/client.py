@@ -1,5 +1,6 @@
-"""X over HTTP: DMs, public replies, user lookups and OAuth 2.0 token renewal (the only X module
-that imports requests), plus the DM compose deep link that moves a public conversation to private.
+"""X over HTTP: DMs, public replies, user lookups, OAuth 2.0 token renewal and the account's
+Account Activity subscription (the only X module that imports requests), plus the DM compose
+deep link that moves a public conversation to private.
 
 X reports failures through the HTTP status with a problem body (`title`, `detail`); 429 says
 when the limit resets in `x-rate-limit-reset`, which becomes `retry_after` for the delivery task.
@@ -28,6 +29,7 @@ from connectors.base import (
     PersonProfile,
     RetryableDeliveryError,
     SendResult,
+    Subscription,
 )
 from connectors.ratelimit import retry_after_seconds, seconds_until_epoch
 
@@ -336,3 +338,53 @@ def fetch_profile(credentials: Mapping[str, Any], user_id: str) -> PersonProfile
     if not name and not username and not avatar:
         return None
     return PersonProfile(display_name=name, screen_name=username, avatar_url=avatar)
+
+
+def ensure_subscribed(credentials: Mapping[str, Any], webhook_id: str) -> Subscription:
+    """Make sure the brand's account is subscribed to our Account Activity webhook.
+
+    `GET /2/account_activity/webhooks/{id}/subscriptions/all` with the account's token answers
+    `{"data": {"subscribed": true}}` when it is; otherwise `POST` on the same path subscribes it
+    (409, or a 400 naming DuplicateSubscription, means it already was). Raises what a send
+    raises for the same answers: ExpiredTokenError on 401, so the caller may renew the token.
+    """
+    token = http.credential(credentials, "access_token")
+    if token is None:
+        raise PermanentDeliveryError(
+            "credentials", "The channel has no X access token: reconnect the channel."
+        )
+    url = (
+        f"{settings.TWITTER_API_URL}/2/account_activity/webhooks/"
+        f"{quote(webhook_id, safe='')}/subscriptions/all"
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    checked = _subscription_call("get", url, headers)
+    if http.succeeded(checked.status_code) and _says_subscribed(http.json_or_none(checked)):
+        return Subscription("subscribed")
+    if not http.succeeded(checked.status_code) and checked.status_code != HTTPStatus.NOT_FOUND:
+        raise classify_failure(
+            checked.status_code, http.json_or_none(checked), checked.headers, now=time.time()
+        )
+    made = _subscription_call("post", url, headers)
+    body = http.json_or_none(made)
+    duplicate = made.status_code == HTTPStatus.CONFLICT or (
+        made.status_code == HTTPStatus.BAD_REQUEST and "DuplicateSubscription" in str(body)
+    )
+    if not (http.succeeded(made.status_code) or duplicate):
+        raise classify_failure(made.status_code, body, made.headers, now=time.time())
+    logger.warning("x account was not subscribed to our webhook: subscribed it")
+    return Subscription("subscribed", renewed=not duplicate)
+
+
+def _subscription_call(method: str, url: str, headers: Mapping[str, str]) -> requests.Response:
+    try:
+        return http.session().request(method, url, headers=dict(headers), timeout=_timeout())
+    except requests.RequestException as exc:
+        raise RetryableDeliveryError(
+            "network", f"Could not reach X ({type(exc).__name__})."
+        ) from exc
+
+
+def _says_subscribed(body: Any) -> bool:
+    data = body.get("data") if isinstance(body, dict) else None
+    return isinstance(data, dict) and data.get("subscribed") is True

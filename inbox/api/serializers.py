@@ -32,10 +32,23 @@ from inbox.services.messages import reply_window
 # ---- outputs -------------------------------------------------------------------------------
 
 
+class ChannelSubscriptionSerializer(serializers.ModelSerializer[Channel]):
+    """Whether the platform sends the channel's events to Parley, as last checked."""
+
+    status = serializers.CharField(source="subscription_status")
+    checked_at = serializers.DateTimeField(source="subscription_checked_at")
+    error = serializers.CharField(source="subscription_error")
+
+    class Meta:
+        model = Channel
+        fields = ["status", "checked_at", "error"]
+
+
 class ChannelSerializer(serializers.ModelSerializer[Channel]):
     """A channel as clients see it: never any credential value, only which ones are set."""
 
     credentials_set = serializers.SerializerMethodField()
+    subscription = ChannelSubscriptionSerializer(source="*", read_only=True)
 
     class Meta:
         model = Channel
@@ -49,6 +62,7 @@ class ChannelSerializer(serializers.ModelSerializer[Channel]):
             "last_event_at",
             "created_at",
             "credentials_set",
+            "subscription",
         ]
 
     def get_credentials_set(self, channel: Channel) -> list[str]:

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from connectors.registry import UnknownChannelKindError, connector_for
 from inbox.errors import ConflictError, InvalidError
-from inbox.models import Channel, ChannelStatus, Organization
+from inbox.models import Channel, ChannelStatus, Organization, SubscriptionStatus
 from inbox.tenancy import scoped
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,11 @@ def channel_update(
             raise InvalidError("Unknown status.", field_errors={"status": ["Unknown."]})
         channel.status = status
         fields.append("status")
+    if credentials is not None or "status" in fields:
+        # New credentials, or back to active: the subscription job checks it within a minute.
+        channel.subscription_status = SubscriptionStatus.PENDING
+        channel.subscription_checked_at = None
+        fields += ["subscription_status", "subscription_checked_at"]
     if fields:
         channel.save(update_fields=fields)
     return channel
