@@ -321,7 +321,7 @@ class FakePlatform:
 
     def sends(self) -> list[RecordedRequest]:
         """The send calls (Messenger messages, X DMs and tweets) received so far."""
-        return [r for r in self.requests if r.method == "POST" and r.path != X_TOKEN_PATH]
+        return [r for r in self.requests if _kind(r.method, r.path) == "send"]
 
     def token_requests(self) -> list[RecordedRequest]:
         """The calls to X's token endpoint received so far."""
@@ -636,6 +636,11 @@ def _route(method: str, path: str) -> _Route | None:
             ident = next(iter(match.groupdict().values()), "")
             return platform, kind, handler, ident
     return None
+
+
+def _kind(method: str, path: str) -> CallKind | None:
+    route = _route(method, path)
+    return None if route is None else route[1]
 
 
 def _graph_send_problem(body: Any) -> str:
