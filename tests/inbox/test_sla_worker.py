@@ -47,6 +47,10 @@ def env() -> dict[str, str]:
         REALTIME_PREFIX=f"parley-test-{uuid.uuid4().hex[:8]}",
         CELERY_QUEUE=f"test-{uuid.uuid4().hex[:12]}",
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        # The beat schedule also checks webhook subscriptions: keep them on loopback, where
+        # nothing listens (the check fails and is recorded; no test talks to the internet).
+        META_GRAPH_URL="http://127.0.0.1:9/v25.0",
+        TWITTER_API_URL="http://127.0.0.1:9",
     )
 
 
