@@ -206,6 +206,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-webhook-events": {"task": "connectors.sweep_webhook_events", "schedule": 15.0},
     "sweep-deliveries": {"task": "inbox.sweep_deliveries", "schedule": 5.0},
+    "prune-webhook-events": {"task": "connectors.prune_webhook_events", "schedule": 3600.0},
     # New channels, failed checks (within a minute) and, every
     # CHANNEL_SUBSCRIPTION_CHECK_SECONDS, every channel: is the platform still sending to us?
     "check-channel-subscriptions": {
@@ -270,6 +271,8 @@ TWITTER_WEBHOOK_ID: str = env.str("TWITTER_WEBHOOK_ID", default="")
 # How often each channel's webhook subscription is checked (and renewed when the platform
 # dropped it). Meta drops a page after about an hour of failed deliveries.
 CHANNEL_SUBSCRIPTION_CHECK_SECONDS: int = env.int("CHANNEL_SUBSCRIPTION_CHECK_SECONDS", default=900)
+# How long processed and ignored raw webhook events are kept (failed ones stay for a replay).
+WEBHOOK_RETENTION_DAYS: int = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 if DEBUG:
     # Development only: let `manage.py simulate` sign webhooks for the demo out of the box.
     META_APP_SECRET = META_APP_SECRET or "parley-dev-meta-app-secret"

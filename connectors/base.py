@@ -293,6 +293,11 @@ class Connector(Protocol):
         """The person's name and picture from the platform; None when unavailable."""
         ...
 
+    def without_post(self, body: bytes, post_id: str) -> bytes | None:
+        """A stored raw body with a post its author deleted left out; None when the body holds
+        no such post (or the platform has no deletions)."""
+        ...
+
     def ensure_subscribed(
         self, *, channel_external_id: str, credentials: Mapping[str, Any]
     ) -> Subscription:

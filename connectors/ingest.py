@@ -61,6 +61,7 @@ from inbox.services.webhooks import (
     webhook_event_record,
     webhook_events_claim,
     webhook_events_finish,
+    webhook_events_scrub_post,
 )
 from inbox.untrusted import clean_json, clean_text, storable_profile
 
@@ -240,7 +241,7 @@ def _apply_events(events: list[WebhookEvent], parsed: Parsed) -> dict[int, str]:
         routes = _routes(work)
         commit_without_waiting_for_disk()
         people_lock(_lock_keys(work, routes))
-        stored = _stored_messages(work, routes)
+        known = _Known(_stored_messages(work, routes))
         run = _MessageRun(results)
         for event, items in work:
             for item in items:
@@ -248,8 +249,9 @@ def _apply_events(events: list[WebhookEvent], parsed: Parsed) -> dict[int, str]:
                 if channel is None or isinstance(item, IgnoredEvent):
                     continue
                 results[event.pk].handled += 1
-                _take(item, channel, event.pk, stored, run)
+                _take(item, channel, event.pk, known, run)
         run.flush()
+        known.scrub_events()
         now = timezone.now()
         for _, channel in sorted({c.pk: c for c in routes.values()}.items()):  # lock order
             channel_touch(channel, now)
@@ -332,23 +334,46 @@ def _routes(
     }
 
 
+@dataclass
+class _Known:
+    """What the batch must not store again: (channel id, platform id) -> whether it is a post
+    its author deleted; and the raw events found holding such a post, to scrub."""
+
+    keys: dict[tuple[int, str], bool]
+    scrub: list[tuple[int, Channel, str]] = field(default_factory=list)
+
+    def scrub_events(self) -> None:
+        """Leave the deleted posts out of the raw events that still carried them."""
+        for event_pk, channel, post_id in self.scrub:
+            webhook_events_scrub_post(
+                organization=channel.organization,
+                channel=channel,
+                post_id=post_id,
+                without_post=connector_for(channel.kind).without_post,
+                event_ids=[event_pk],
+            )
+
+
 def _take(
     item: NormalizedEvent,
     channel: Channel,
     event_pk: int,
-    stored: set[tuple[int, str]],
+    known: _Known,
     run: _MessageRun,
 ) -> None:
     """One routed item of the batch: customer messages join the run (stored in bulk), the
-    rest apply one by one, in payload order. `stored` holds what must not be stored again."""
+    rest apply one by one, in payload order."""
     key = (channel.pk, clean_text(getattr(item, "external_id", "")))
-    if isinstance(item, InboundMessage):
-        if key not in stored:  # else a redelivery, twice in this batch, or a deleted post
-            stored.add(key)
-            run.add(event_pk, channel, _incoming(item))
+    if isinstance(item, InboundMessage | OutboundEcho) and key in known.keys:
+        # A redelivery, twice in this batch, or a post deleted before it came (a replay):
+        # then not even the raw event keeps it.
+        if known.keys[key]:
+            known.scrub.append((event_pk, channel, key[1]))
         return
-    if isinstance(item, OutboundEcho) and key in stored:
-        return  # stored already, or a post the brand deleted
+    if isinstance(item, InboundMessage):
+        known.keys[key] = False
+        run.add(event_pk, channel, _incoming(item))
+        return
     run.flush()
     try:
         _apply(item, channel)
@@ -357,7 +382,7 @@ def _take(
         run.results[event_pk].fail(repr(exc))
         return
     if isinstance(item, ContentDeleted):  # the post, later in this batch, stays out
-        stored.add(key)
+        known.keys[key] = True
 
 
 def _lock_keys(
@@ -385,7 +410,7 @@ def _lock_keys(
 def _stored_messages(
     work: list[tuple[WebhookEvent, list[NormalizedEvent]]],
     routes: dict[tuple[str, str], Channel],
-) -> set[tuple[int, str]]:
+) -> dict[tuple[int, str], bool]:
     """(channel id, platform message id) of the batch's messages (the customers', and the
     brand's echoes) already stored, or deleted by their author, in one query: a redelivery (or
     a post delivered after its deletion) is skipped without touching its conversation."""
@@ -478,11 +503,18 @@ def _apply(item: NormalizedEvent, channel: Channel) -> None:
             at=item.sent_at,
         )
     elif isinstance(item, ContentDeleted):
+        post_id = clean_text(item.external_id)
         message_delete_by_author(
             organization=organization,
             channel=channel,
-            external_id=clean_text(item.external_id),
+            external_id=post_id,
             deleted_at=item.deleted_at,
+        )
+        webhook_events_scrub_post(  # and from the raw events we keep
+            organization=organization,
+            channel=channel,
+            post_id=post_id,
+            without_post=connector_for(channel.kind).without_post,
         )
     elif isinstance(item, AccessRevoked):
         channel_needs_reauthorization(

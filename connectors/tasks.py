@@ -13,7 +13,7 @@ from connectors import ingest
 from connectors.subscriptions import subscription_check
 from inbox.models import WebhookEvent, WebhookEventStatus
 from inbox.services.subscriptions import channels_due_for_subscription_check
-from inbox.services.webhooks import webhook_events_due
+from inbox.services.webhooks import webhook_events_due, webhook_events_prune
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,12 @@ def sweep_webhook_events() -> int:
         else:
             process_webhook_event.delay(event_id)  # spread over the workers, never inline
     return len(due)
+
+
+@shared_task(name="connectors.prune_webhook_events", ignore_result=True)
+def prune_webhook_events() -> int:
+    """Hourly: forget processed and ignored raw events past WEBHOOK_RETENTION_DAYS."""
+    return webhook_events_prune(now=timezone.now())
 
 
 @shared_task(name="connectors.check_channel_subscription", ignore_result=True)

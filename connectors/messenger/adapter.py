@@ -117,6 +117,9 @@ class MessengerConnector:
     ) -> Subscription:
         return client.ensure_subscribed(channel_external_id, credentials)
 
+    def without_post(self, body: bytes, post_id: str) -> bytes | None:
+        return None  # Messenger reports no deleted messages
+
     def parse(self, body: bytes) -> list[NormalizedEvent]:
         """See connectors.messenger.parsing.parse: raises only InvalidPayloadError."""
         return parsing.parse(body)

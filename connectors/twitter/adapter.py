@@ -175,6 +175,9 @@ class TwitterConnector:
     ) -> PersonProfile | None:
         return client.fetch_profile(credentials, platform_user_id)
 
+    def without_post(self, body: bytes, post_id: str) -> bytes | None:
+        return parsing.without_post(body, post_id)
+
     def parse(self, body: bytes) -> list[NormalizedEvent]:
         """See connectors.twitter.parsing.parse: InvalidPayloadError or a list, nothing else."""
         return parsing.parse(body)

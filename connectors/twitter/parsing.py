@@ -116,6 +116,42 @@ def parse(body: bytes) -> list[NormalizedEvent]:
     raise InvalidPayloadError("neither an AAA nor an XAA envelope")
 
 
+def without_post(body: bytes, post_id: str) -> bytes | None:
+    """The raw body with post `post_id` left out, or None when it holds no such post.
+
+    For a post its author deleted: X's terms want it gone from what we keep, the raw events
+    included. An AAA body loses that item of `tweet_create_events`; an XAA post event keeps its
+    envelope with an empty payload. Everything else in the body (other events, the users map)
+    stays as it was; the body no longer matches its signature, which was checked on receipt.
+    """
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    changed = False
+    tweets = payload.get(TWEET_EVENTS_KEY)
+    if isinstance(tweets, list):
+        kept = [item for item in tweets if not _is_post(item, post_id)]
+        changed = len(kept) != len(tweets)
+        payload[TWEET_EVENTS_KEY] = kept
+    data = payload.get("data")
+    if isinstance(data, dict) and data.get("event_type") in XAA_POST_TYPES:
+        post = data.get("payload")
+        if isinstance(post, dict) and _id(post.get("id")) == post_id:
+            data["payload"] = {}
+            data.pop("includes", None)
+            changed = True
+    return json.dumps(payload, separators=(",", ":")).encode() if changed else None
+
+
+def _is_post(item: object, post_id: str) -> bool:
+    if not isinstance(item, dict):
+        return False
+    return (_str_id(item.get("id_str")) or _id(item.get("id"))) == post_id
+
+
 # ---- envelopes -----------------------------------------------------------------------------
 
 

@@ -6,15 +6,24 @@ mapped), so they use the `all_tenants` managers; nothing here reads domain rows.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from inbox.models import Channel, DeletedPost, Message, WebhookEvent, WebhookEventStatus
+from inbox.models import (
+    Channel,
+    DeletedPost,
+    Message,
+    Organization,
+    WebhookEvent,
+    WebhookEventStatus,
+)
 
 # Backoff between processing attempts: 5 s, 20 s, 80 s, ... capped at one hour.
 RETRY_BASE_SECONDS = 5
@@ -179,12 +188,12 @@ def people_lock(people: Iterable[tuple[int, str]]) -> None:
         )
 
 
-def messages_stored(keys: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
+def messages_stored(keys: Collection[tuple[int, str]]) -> dict[tuple[int, str], bool]:
     """Which (channel id, platform message id) pairs are stored messages already, or posts
-    their author deleted (DeletedPost), in one query (the unique index on each table's pair
-    answers it)."""
+    their author deleted (DeletedPost: True), in one query (the unique index on each table's
+    pair answers it)."""
     if not keys:
-        return set()
+        return {}
     by_channel: dict[int, list[str]] = {}
     for channel_id, external_id in keys:
         by_channel.setdefault(channel_id, []).append(external_id)
@@ -193,10 +202,19 @@ def messages_stored(keys: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
         wanted |= Q(channel_id=channel_id, external_id__in=external_ids)
     rows = (
         Message.all_tenants.filter(wanted)
-        .values_list("channel_id", "external_id")
-        .union(DeletedPost.all_tenants.filter(wanted).values_list("channel_id", "external_id"))
+        .values_list("channel_id", "external_id", Value(False))
+        .union(
+            DeletedPost.all_tenants.filter(wanted).values_list(
+                "channel_id", "external_id", Value(True)
+            )
+        )
     )
-    return {(channel_id, external_id) for channel_id, external_id in rows if external_id}
+    stored: dict[tuple[int, str], bool] = {}
+    for channel_id, external_id, deleted in rows:
+        if external_id:
+            key = (channel_id, external_id)
+            stored[key] = stored.get(key, False) or bool(deleted)
+    return stored
 
 
 def channel_touch(channel: Channel, at: datetime) -> None:
@@ -233,3 +251,63 @@ def webhook_events_for_replay(
     if since is not None:
         queryset = queryset.filter(received_at__gte=since)
     return queryset.order_by("received_at", "pk")
+
+
+# ---- what is kept, and for how long -----------------------------------------------------------
+
+PRUNE_CHUNK = 5000
+
+
+def webhook_events_prune(*, now: datetime) -> int:
+    """Delete processed and ignored raw events older than WEBHOOK_RETENTION_DAYS, a chunk per
+    statement so that no delete holds many locks for long; failed ones stay for
+    `replay_webhooks --failed`. Returns how many went."""
+    cutoff = now - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    done = WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED
+    pruned = 0
+    while True:
+        ids = list(
+            WebhookEvent.all_tenants.filter(status__in=done, received_at__lt=cutoff).values_list(
+                "pk", flat=True
+            )[:PRUNE_CHUNK]
+        )
+        if not ids:
+            return pruned
+        pruned += WebhookEvent.all_tenants.filter(pk__in=ids).delete()[0]
+
+
+def webhook_events_scrub_post(
+    *,
+    organization: Organization,
+    channel: Channel,
+    post_id: str,
+    without_post: Callable[[bytes, str], bytes | None],
+    event_ids: Collection[int] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Leave a post its author deleted out of the raw events kept for its channel: the events
+    given, or every one still kept whose body mentions the post's id. `without_post` is the
+    connector's (it knows where a post sits in a body). Returns how many bodies changed."""
+    events = WebhookEvent.all_tenants.filter(organization=organization, channel=channel)
+    if event_ids is not None:
+        events = events.filter(pk__in=event_ids)
+    else:
+        kept_since = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+        events = _mentioning(events.filter(received_at__gte=kept_since), post_id.encode())
+    changed = 0
+    for event in events.only("pk", "body"):
+        body = without_post(bytes(event.body), post_id)
+        if body is not None:
+            WebhookEvent.all_tenants.filter(pk=event.pk).update(body=body)
+            changed += 1
+    return changed
+
+
+def _mentioning(events: QuerySet[WebhookEvent], needle: bytes) -> QuerySet[WebhookEvent]:
+    """The events whose raw body contains `needle`, searched by the database."""
+    function = (
+        "position(%s::bytea in body)" if connection.vendor == "postgresql" else ("instr(body, %s)")
+    )
+    # A bound parameter, not text pasted into SQL.
+    found = RawSQL(function, (needle,))  # noqa: S611
+    return events.annotate(found=found).filter(found__gt=0)

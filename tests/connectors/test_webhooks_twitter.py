@@ -550,11 +550,18 @@ def test_a_deleted_mention_loses_its_content_everywhere(
     assert b"The customer deleted this post." in thread.content
     assert b"parcel" not in thread.content
 
-    # The delete again, and the mention again (an X replay job): nothing comes back.
+    # Nor does the raw event we keep: the post is left out of it, the rest stays.
+    raw = json.loads(bytes(WebhookEvent.all_tenants.earliest("pk").body))
+    assert raw["tweet_create_events"] == []
+    assert raw["for_user_id"] == BRAND_X_ID
+
+    # The delete again, and the mention again (an X replay job): nothing comes back, and the
+    # replayed raw event is emptied of the post too.
     assert post_webhook(client, "twitter", load("tweet_delete")).status_code == 200
     assert post_webhook(client, "twitter", load("mention")).status_code == 200
     message.refresh_from_db()
     assert (Message.all_tenants.count(), message.text) == (1, "")
+    assert b"parcel" not in bytes(WebhookEvent.all_tenants.latest("pk").body)
 
 
 def _public_reply(agent: Membership, conversation: Conversation, capture: Any) -> Message:
@@ -618,6 +625,7 @@ def test_a_post_delivered_after_its_deletion_stores_nothing(client: Client, bran
 
     assert _rows() == (0, 0, 0)
     assert DeletedPost.all_tenants.get().external_id == MENTION_TWEET_ID
+    assert not any(b"parcel" in bytes(e.body) for e in WebhookEvent.all_tenants.all())
 
 
 BRAND_REPLY_ID = "1876500000000000777"  # own_tweet_reply.json: the brand answering Sam

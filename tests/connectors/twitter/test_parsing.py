@@ -32,7 +32,7 @@ from connectors.base import (
     StatusWatermark,
 )
 from connectors.twitter.adapter import TwitterConnector
-from connectors.twitter.parsing import parse
+from connectors.twitter.parsing import parse, without_post
 
 FIXTURES = Path(connectors.twitter.__file__).parent / "fixtures"
 BRAND = "1290000000000000001"
@@ -280,6 +280,37 @@ def test_a_deleted_tweet_names_the_post_and_its_author() -> None:
             deleted_at=at(2026, 1, 1, 0, 5, 0),
         )
     ]
+
+
+def test_a_deleted_post_is_left_out_of_a_raw_body_and_the_rest_kept() -> None:
+    other = tweet(id=1876500000000000999, id_str="1876500000000000999")
+    payload: dict[str, Any] = {
+        "for_user_id": BRAND,
+        "tweet_create_events": [tweet(), other],
+        "users": {},
+    }
+    deleted = "1876500000000000555"  # tweet()'s
+
+    scrubbed = without_post(body(payload), deleted)
+
+    assert scrubbed is not None
+    assert json.loads(scrubbed) == {**payload, "tweet_create_events": [other]}
+    assert without_post(scrubbed, deleted) is None  # nothing left to leave out
+    assert without_post(fixture("dm_signed_example.json"), deleted) is None
+    assert without_post(b"not json", deleted) is None
+
+
+def test_a_deleted_xaa_post_keeps_its_envelope_only() -> None:
+    post = {"id": "1876500000000001001", "author_id": SAM, "text": "@AcmeSupport help"}
+    raw = xaa("post.mention.create", post, includes={"users": []})
+
+    scrubbed = without_post(raw, "1876500000000001001")
+
+    assert scrubbed is not None
+    data = json.loads(scrubbed)["data"]
+    assert (data["event_type"], data["payload"]) == ("post.mention.create", {})
+    assert "includes" not in data
+    assert b"help" not in scrubbed
 
 
 def test_malformed_tweet_deletes_are_ignored_one_by_one() -> None:
