@@ -241,7 +241,7 @@ class FakePlatform:
             "token": deque(),
             "subscription": deque(),
         }
-        # Webhook subscriptions: page id -> subscribed fields; (webhook id, user token).
+        # Webhook subscriptions: page id -> subscribed fields; (webhook id, X account id).
         self._page_subscriptions: dict[str, list[str]] = {}
         self._x_subscriptions: set[tuple[str, str]] = set()
         self._meta_ids = itertools.count(1)
@@ -353,7 +353,9 @@ class FakePlatform:
             self._page_subscriptions.pop(page_id, None)
 
     def x_subscriptions(self) -> set[tuple[str, str]]:
-        """(webhook id, the subscribing account's access token) pairs."""
+        """(webhook id, subscribed X account id) pairs. The fake plays one account, the brand
+        (BRAND_X_USER_ID), whatever token it is called with: as on X, renewing the token does
+        not touch the subscription."""
         with self._lock:
             return set(self._x_subscriptions)
 
@@ -529,7 +531,7 @@ class FakePlatform:
     def _x_subscription(self, webhook_id: str, call: _SubscriptionCall) -> _Reply:
         """AAA v2: `GET` says whether the token's account is subscribed; `POST` subscribes it
         (409 DuplicateSubscription when it already is)."""
-        key = (webhook_id, call.token)
+        key = (webhook_id, BRAND_X_USER_ID)
         with self._lock:
             subscribed = key in self._x_subscriptions
             if call.method == "GET":

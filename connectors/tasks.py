@@ -4,6 +4,7 @@ platforms' webhook subscriptions."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 from django.db import connection
@@ -12,7 +13,7 @@ from django.utils import timezone
 from connectors import ingest
 from connectors.subscriptions import subscription_check
 from inbox.models import WebhookEvent, WebhookEventStatus
-from inbox.services.subscriptions import channels_due_for_subscription_check
+from inbox.services.subscriptions import channels_claim_for_subscription_check
 from inbox.services.webhooks import webhook_events_due, webhook_events_prune
 
 logger = logging.getLogger(__name__)
@@ -102,21 +103,25 @@ def prune_webhook_events() -> int:
 
 
 @shared_task(name="connectors.check_channel_subscription", ignore_result=True)
-def check_channel_subscription(organization_id: int, channel_id: int) -> str:
-    return subscription_check(organization_id, channel_id)
+def check_channel_subscription(organization_id: int, channel_id: int, lease: str) -> str:
+    return subscription_check(organization_id, channel_id, datetime.fromisoformat(lease))
 
 
 @shared_task(name="connectors.check_channel_subscriptions", ignore_result=True)
 def check_channel_subscriptions() -> int:
-    """Check every channel whose webhook subscription is due (see connectors.subscriptions)."""
-    due = channels_due_for_subscription_check(now=timezone.now())
+    """Check every channel whose webhook subscription is due (see connectors.subscriptions);
+    each is claimed for a lease first, so a backlog never queues a channel twice."""
+    claims = channels_claim_for_subscription_check(now=timezone.now())
     eager = bool(check_channel_subscriptions.app.conf.task_always_eager)
-    for organization_id, channel_id in due:
+    for claim in claims:
         if not eager:
-            check_channel_subscription.delay(organization_id, channel_id)
+            check_channel_subscription.apply_async(
+                (claim.organization_id, claim.channel_id, claim.lease.isoformat()),
+                expires=claim.lease,
+            )
             continue
         try:
-            subscription_check(organization_id, channel_id)
+            subscription_check(claim.organization_id, claim.channel_id, claim.lease)
         except Exception:
-            logger.exception("channel %s: subscription check failed", channel_id)
-    return len(due)
+            logger.exception("channel %s: subscription check failed", claim.channel_id)
+    return len(claims)

@@ -133,7 +133,7 @@ class SubscriptionStatus(models.TextChoices):
 
     PENDING = "pending"  # not checked yet
     SUBSCRIBED = "subscribed"
-    FAILED = "failed"  # the last check or subscribe call failed: retried within a minute
+    FAILED = "failed"  # the last check or subscribe call failed: tried again later
     NOT_CONFIGURED = "not_configured"  # X without TWITTER_WEBHOOK_ID: subscribed by hand
 
 
@@ -156,6 +156,9 @@ class Channel(models.Model):
     )
     subscription_checked_at = models.DateTimeField(null=True, blank=True)
     subscription_error = models.TextField(blank=True)
+    # When the job looks again (None: as soon as it can). Claiming a check moves it a lease
+    # ahead; new credentials or a resumed channel set it back to None.
+    subscription_next_check_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantManager["Channel"]()
     all_tenants = AllTenantsManager["Channel"]()

@@ -330,7 +330,8 @@ def fetch_profile(credentials: Mapping[str, Any], psid: str) -> PersonProfile | 
     return PersonProfile(display_name=name, avatar_url=avatar)
 
 
-# The webhook fields Parley reads (PROTOCOLS 1.3, plus reactions, which reopen the window).
+# The webhook fields Parley reads (PROTOCOLS 1.3, plus reactions, which reopen the window, and
+# standby, the messages of threads another app owns: parsing reads `standby[]`).
 SUBSCRIBED_FIELDS = (
     "messages",
     "message_echoes",
@@ -339,6 +340,7 @@ SUBSCRIBED_FIELDS = (
     "messaging_postbacks",
     "messaging_referrals",
     "message_reactions",
+    "standby",
 )
 
 
@@ -380,9 +382,19 @@ def _subscription_call(
         ) from exc
     if http.succeeded(response.status_code):
         return response
-    raise classify_failure(
-        response.status_code, http.json_or_none(response), response.headers, now=time.time()
-    )
+    body = http.json_or_none(response)
+    error = classify_failure(response.status_code, body, response.headers, now=time.time())
+    if isinstance(error, PermanentDeliveryError):
+        meta = parse_meta_error(body)
+        detail = (
+            meta.message if meta is not None and meta.message else f"HTTP {response.status_code}"
+        )
+        raise PermanentDeliveryError(
+            error.code,
+            f"Messenger refused the webhook subscription: {detail}.",
+            reauthorize=error.reauthorize,
+        )
+    raise error
 
 
 def _lists_our_app(body: Any) -> bool:

@@ -125,8 +125,8 @@ def channel_update(
     if credentials is not None or "status" in fields:
         # New credentials, or back to active: the subscription job checks it within a minute.
         channel.subscription_status = SubscriptionStatus.PENDING
-        channel.subscription_checked_at = None
-        fields += ["subscription_status", "subscription_checked_at"]
+        channel.subscription_next_check_at = None  # a check in flight records nothing
+        fields += ["subscription_status", "subscription_next_check_at"]
     if fields:
         channel.save(update_fields=fields)
     return channel

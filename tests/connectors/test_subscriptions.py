@@ -15,10 +15,12 @@ from django.utils import timezone
 
 from connectors.fake_platform import BRAND_X_USER_ID, FakePlatform
 from connectors.messenger.client import SUBSCRIBED_FIELDS
+from connectors.registry import connector_for
 from connectors.subscriptions import subscription_check
 from connectors.tasks import check_channel_subscriptions
 from inbox.models import Channel, ChannelStatus, Membership, Role, SubscriptionStatus
-from inbox.services.subscriptions import channels_due_for_subscription_check
+from inbox.services.channels import channel_update
+from inbox.services.subscriptions import channels_claim_for_subscription_check
 from tests.conftest import api_client
 from tests.connectors.conftest import META_APP_ID, PAGE_ID
 from tests.factories import ChannelFactory
@@ -52,8 +54,8 @@ def page(agent: Membership) -> Channel:
 def _check_due() -> list[str]:
     """One run of the job, as the timer runs it (each due channel checked in turn)."""
     return [
-        subscription_check(organization_id, channel_id)
-        for organization_id, channel_id in channels_due_for_subscription_check(now=timezone.now())
+        subscription_check(claim.organization_id, claim.channel_id, claim.lease)
+        for claim in channels_claim_for_subscription_check(now=timezone.now())
     ]
 
 
@@ -116,7 +118,7 @@ def test_a_page_listing_our_app_without_every_field_is_subscribed_again(
     fake.drop_page_subscription(PAGE_ID)
     # Subscribed by hand in Meta's dashboard, without the echoes and receipts:
     fake._page_subscriptions[PAGE_ID] = ["messages"]
-    Channel.all_tenants.filter(pk=page.pk).update(subscription_checked_at=None)
+    Channel.all_tenants.filter(pk=page.pk).update(subscription_next_check_at=None)
 
     assert _check_due() == ["subscribed"]
     assert fake.page_subscriptions()[PAGE_ID] == list(SUBSCRIBED_FIELDS)
@@ -138,6 +140,55 @@ def test_a_failed_check_is_recorded_and_tried_again_within_a_minute(
         assert _check_due() == ["subscribed"]
     page.refresh_from_db()
     assert (page.subscription_status, page.subscription_error) == ("subscribed", "")
+
+
+def test_a_refusal_is_not_asked_again_every_minute(page: Channel, fake: FakePlatform) -> None:
+    # The page token lacks a permission: asking again in a minute cannot help.
+    fake.fail_next(1, status=403, meta_code=200, on="subscription")
+
+    assert _check_due() == ["failed"]
+    page.refresh_from_db()
+    assert page.subscription_error.startswith("Messenger refused the webhook subscription")
+    with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
+        assert _check_due() == []
+    with time_machine.travel(timezone.now() + timedelta(minutes=16), tick=False):
+        assert _check_due() == ["subscribed"]
+
+
+def test_new_credentials_during_a_check_drop_its_outcome(
+    page: Channel, agent: Membership, fake: FakePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check has read the old token when the admin saves a new one, and the old token's
+    190 comes back: that says nothing about the new token, so nothing is recorded and the
+    channel is checked again at once, with the new one."""
+    [claim] = channels_claim_for_subscription_check(now=timezone.now())
+    fake.fail_next(1, status=400, meta_code=190, on="subscription")
+    real = connector_for("messenger")
+
+    class AdminSavesMidway:
+        def ensure_subscribed(self, **kwargs: Any) -> Any:
+            channel_update(
+                organization=agent.organization,
+                channel=Channel.all_tenants.get(pk=page.pk),
+                credentials={"page_access_token": "EAA-new-token"},
+            )
+            return real.ensure_subscribed(**kwargs)  # still with the old token
+
+    monkeypatch.setattr("connectors.subscriptions.connector_for", lambda _: AdminSavesMidway())
+    assert subscription_check(claim.organization_id, claim.channel_id, claim.lease) == "changed"
+    monkeypatch.undo()
+
+    page.refresh_from_db()
+    assert (page.status, page.subscription_status) == (ChannelStatus.ACTIVE, "pending")
+    assert _check_due() == ["subscribed"]
+    assert fake.requests[-1].headers["authorization"] == "Bearer EAA-new-token"
+
+
+def test_a_claimed_check_is_not_claimed_again_while_it_runs(page: Channel) -> None:
+    assert len(channels_claim_for_subscription_check(now=timezone.now())) == 1
+    assert channels_claim_for_subscription_check(now=timezone.now()) == []
+    later = timezone.now() + timedelta(minutes=6)  # the task was lost: due again
+    assert len(channels_claim_for_subscription_check(now=later)) == 1
 
 
 def test_an_invalid_page_token_asks_for_reconnection(page: Channel, fake: FakePlatform) -> None:
@@ -179,9 +230,11 @@ def test_an_x_account_is_subscribed_to_our_account_activity_webhook(
     )
 
     assert _check_due() == ["subscribed"]
-    assert fake.x_subscriptions() == {(WEBHOOK_ID, X_TOKEN)}
+    assert fake.x_subscriptions() == {(WEBHOOK_ID, BRAND_X_USER_ID)}
+    [made] = [r for r in fake.requests if r.method == "POST"]
+    assert made.headers["authorization"] == f"Bearer {X_TOKEN}"
 
-    Channel.all_tenants.update(subscription_checked_at=None)
+    Channel.all_tenants.update(subscription_next_check_at=None)
     assert _check_due() == ["subscribed"]  # already subscribed: checked, not made again
     assert _posts(fake) == 1
 
@@ -212,8 +265,11 @@ def test_an_expired_x_token_is_renewed_for_the_check(
 
     brand.refresh_from_db()
     assert brand.status == ChannelStatus.ACTIVE
-    assert brand.credentials["access_token"] != "x-expired"
-    assert fake.x_subscriptions() == {(WEBHOOK_ID, brand.credentials["access_token"])}
+    renewed = brand.credentials["access_token"]
+    assert renewed != "x-expired"
+    assert fake.x_subscriptions() == {(WEBHOOK_ID, BRAND_X_USER_ID)}
+    [made] = [r for r in fake.requests if r.method == "POST" and "subscriptions" in r.path]
+    assert made.headers["authorization"] == f"Bearer {renewed}"
 
 
 @pytest.fixture
