@@ -153,6 +153,7 @@ class ContentDeleted:
     customer_id: str  # the post's author: the customer, or the brand itself
     external_id: str
     deleted_at: datetime
+    posted_at: datetime | None = None  # when the post was made, if its id tells
 
 
 @dataclass(frozen=True)

@@ -515,6 +515,7 @@ def _apply(item: NormalizedEvent, channel: Channel) -> None:
             channel=channel,
             post_id=post_id,
             without_post=connector_for(channel.kind).without_post,
+            posted_at=item.posted_at,
         )
     elif isinstance(item, AccessRevoked):
         channel_needs_reauthorization(

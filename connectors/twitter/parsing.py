@@ -65,6 +65,9 @@ XAA_REVOKE = "oauth.revoke"
 AAA_USER_EVENT = "user_event"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SNOWFLAKE_EPOCH_MS = 1288834974657  # X's epoch (2010-11-04), in Unix milliseconds
+_SNOWFLAKE_SHIFT = 22
+_MAX_SNOWFLAKE_DIGITS = 20  # a 64-bit id
 # A millisecond timestamp longer than this is garbage; the cap also keeps int() away from
 # Python's digit limit for str -> int conversion.
 _MAX_TIMESTAMP_DIGITS = 16
@@ -120,9 +123,11 @@ def without_post(body: bytes, post_id: str) -> bytes | None:
     """The raw body with post `post_id` left out, or None when it holds no such post.
 
     For a post its author deleted: X's terms want it gone from what we keep, the raw events
-    included. An AAA body loses that item of `tweet_create_events`; an XAA post event keeps its
-    envelope with an empty payload. Everything else in the body (other events, the users map)
-    stays as it was; the body no longer matches its signature, which was checked on receipt.
+    included. Wherever the post sits (an item of `tweet_create_events`, the payload of an XAA
+    post event, a `quoted_status` or `retweeted_status` inside another post, a favorite's
+    `favorited_status`), that copy goes and the rest of the body stays; an XAA event keeps its
+    envelope with an empty payload. The body no longer matches its signature, which was
+    checked on receipt.
     """
     try:
         payload = json.loads(body)
@@ -130,24 +135,37 @@ def without_post(body: bytes, post_id: str) -> bytes | None:
         return None
     if not isinstance(payload, dict):
         return None
-    changed = False
-    tweets = payload.get(TWEET_EVENTS_KEY)
-    if isinstance(tweets, list):
-        kept = [item for item in tweets if not _is_post(item, post_id)]
-        changed = len(kept) != len(tweets)
-        payload[TWEET_EVENTS_KEY] = kept
     data = payload.get("data")
-    if isinstance(data, dict) and data.get("event_type") in XAA_POST_TYPES:
-        post = data.get("payload")
-        if isinstance(post, dict) and _id(post.get("id")) == post_id:
-            data["payload"] = {}
-            data.pop("includes", None)
-            changed = True
+    changed = False
+    if isinstance(data, dict) and _is_post(data.get("payload"), post_id):
+        data["payload"] = {}
+        data.pop("includes", None)
+        changed = True
+    changed = _drop_post(payload, post_id) or changed
     return json.dumps(payload, separators=(",", ":")).encode() if changed else None
 
 
+def _drop_post(node: object, post_id: str) -> bool:
+    """Remove every copy of the post below `node`, in place; True when one was found."""
+    changed = False
+    if isinstance(node, list):
+        kept = [item for item in node if not _is_post(item, post_id)]
+        changed = len(kept) != len(node)
+        node[:] = kept
+        for item in node:
+            changed = _drop_post(item, post_id) or changed
+    elif isinstance(node, dict):
+        for key in [k for k, v in node.items() if _is_post(v, post_id)]:
+            del node[key]
+            changed = True
+        for value in node.values():
+            changed = _drop_post(value, post_id) or changed
+    return changed
+
+
 def _is_post(item: object, post_id: str) -> bool:
-    if not isinstance(item, dict):
+    """A post object with this id: v1.1 (`id_str`, `text` / `full_text`) or v2 (`id`, `text`)."""
+    if not isinstance(item, dict) or not ("text" in item or "full_text" in item):
         return False
     return (_str_id(item.get("id_str")) or _id(item.get("id"))) == post_id
 
@@ -674,8 +692,20 @@ def _tweet_delete(item: object, channel_id: str) -> NormalizedEvent:
         return IgnoredEvent(channel_id=channel_id, kind=KIND_MALFORMED_DELETE)
     deleted_at = _from_milliseconds(item.get("timestamp_ms")) or datetime.now(UTC)
     return ContentDeleted(
-        channel_id=channel_id, customer_id=author_id, external_id=post_id, deleted_at=deleted_at
+        channel_id=channel_id,
+        customer_id=author_id,
+        external_id=post_id,
+        deleted_at=deleted_at,
+        posted_at=_snowflake_time(post_id),
     )
+
+
+def _snowflake_time(post_id: str) -> datetime | None:
+    """When a post was made, from its id: X ids are snowflakes, milliseconds since X's epoch
+    in the bits above the lowest 22."""
+    if not (post_id.isascii() and post_id.isdigit()) or len(post_id) > _MAX_SNOWFLAKE_DIGITS:
+        return None
+    return _from_milliseconds((int(post_id) >> _SNOWFLAKE_SHIFT) + _SNOWFLAKE_EPOCH_MS)
 
 
 # ---- scalars -------------------------------------------------------------------------------

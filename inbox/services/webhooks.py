@@ -259,17 +259,19 @@ PRUNE_CHUNK = 5000
 
 
 def webhook_events_prune(*, now: datetime) -> int:
-    """Delete processed and ignored raw events older than WEBHOOK_RETENTION_DAYS, a chunk per
+    """Delete processed and ignored raw events done with WEBHOOK_RETENTION_DAYS ago, a chunk per
     statement so that no delete holds many locks for long; failed ones stay for
     `replay_webhooks --failed`. Returns how many went."""
     cutoff = now - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
     done = WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED
+    # Counted from when processing finished (a replayed event starts again), else receipt.
+    old = Q(processed_at__lt=cutoff) | Q(processed_at__isnull=True, received_at__lt=cutoff)
     pruned = 0
     while True:
         ids = list(
-            WebhookEvent.all_tenants.filter(status__in=done, received_at__lt=cutoff).values_list(
-                "pk", flat=True
-            )[:PRUNE_CHUNK]
+            WebhookEvent.all_tenants.filter(old, status__in=done).values_list("pk", flat=True)[
+                :PRUNE_CHUNK
+            ]
         )
         if not ids:
             return pruned
@@ -283,17 +285,38 @@ def webhook_events_scrub_post(
     post_id: str,
     without_post: Callable[[bytes, str], bytes | None],
     event_ids: Collection[int] | None = None,
+    posted_at: datetime | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Leave a post its author deleted out of the raw events kept for its channel: the events
-    given, or every one still kept whose body mentions the post's id. `without_post` is the
-    connector's (it knows where a post sits in a body). Returns how many bodies changed."""
-    events = WebhookEvent.all_tenants.filter(organization=organization, channel=channel)
+    """Leave a post its author deleted out of the raw events we keep: the events given (a
+    batch's own), or every kept event of the channel (or of no tenant yet) whose body mentions
+    the post's id, received since the post was made (`posted_at`, when known). `without_post`
+    is the connector's: it knows where a post sits in a body. Returns how many bodies changed.
+
+    The search skips events a worker holds (they are being processed; finding the tombstone,
+    that worker scrubs them as its own) and events still waiting (the same, later), so it
+    never waits on, or deadlocks with, another batch.
+    """
     if event_ids is not None:
-        events = events.filter(pk__in=event_ids)
+        events = WebhookEvent.all_tenants.filter(pk__in=event_ids)
     else:
-        kept_since = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
-        events = _mentioning(events.filter(received_at__gte=kept_since), post_id.encode())
+        now = now or timezone.now()
+        since = now - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+        if posted_at is not None and posted_at <= now:
+            since = max(since, posted_at - timedelta(hours=1))  # clocks differ a little
+        done = WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED
+        events = (
+            WebhookEvent.all_tenants.filter(
+                Q(organization=organization, channel=channel)
+                | Q(organization__isnull=True, kind=channel.kind)
+            )
+            .filter(
+                Q(status__in=done, received_at__gte=since)
+                | Q(status=WebhookEventStatus.FAILED)  # kept until replayed, whatever its age
+            )
+            .select_for_update(skip_locked=True)
+        )
+        events = _mentioning(events, post_id.encode())
     changed = 0
     for event in events.only("pk", "body"):
         body = without_post(bytes(event.body), post_id)

@@ -16,12 +16,14 @@ from inbox.services import webhooks
 pytestmark = pytest.mark.django_db
 
 
-def _event(status: str, age_days: float) -> WebhookEvent:
+def _event(status: str, age_days: float, processed_days: float | None = None) -> WebhookEvent:
+    now = timezone.now()
     return WebhookEvent.all_tenants.create(
         kind="messenger",
         body=b"{}",
         status=status,
-        received_at=timezone.now() - timedelta(days=age_days),
+        received_at=now - timedelta(days=age_days),
+        processed_at=None if processed_days is None else now - timedelta(days=processed_days),
     )
 
 
@@ -32,8 +34,10 @@ def test_done_events_past_the_retention_go_and_everything_else_stays(
     monkeypatch.setattr(webhooks, "PRUNE_CHUNK", 2)  # several chunks
     old = [_event(WebhookEventStatus.PROCESSED, 31) for _ in range(3)]
     old.append(_event(WebhookEventStatus.IGNORED, 45))
+    old.append(_event(WebhookEventStatus.PROCESSED, 40, processed_days=35))
     kept = [
         _event(WebhookEventStatus.PROCESSED, 29),
+        _event(WebhookEventStatus.PROCESSED, 60, processed_days=2),  # failed long, replayed now
         _event(WebhookEventStatus.FAILED, 90),  # for replay_webhooks --failed
         _event(WebhookEventStatus.RECEIVED, 31),  # not processed yet: never dropped
     ]

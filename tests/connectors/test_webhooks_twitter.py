@@ -10,12 +10,14 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -626,6 +628,44 @@ def test_a_post_delivered_after_its_deletion_stores_nothing(client: Client, bran
     assert _rows() == (0, 0, 0)
     assert DeletedPost.all_tenants.get().external_id == MENTION_TWEET_ID
     assert not any(b"parcel" in bytes(e.body) for e in WebhookEvent.all_tenants.all())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_scrubbing_a_deleted_post_never_waits_on_a_busy_worker(
+    client: Client, brand: Channel
+) -> None:
+    """Another worker holds a stored event that carries the post (it is replaying it). The
+    deletion scrubs the raw events it can and goes on: waiting there could deadlock with
+    that worker, which may be waiting for this post's lock."""
+    for _ in range(2):  # the mention, and X's redelivery of it
+        assert post_webhook(client, "twitter", load("mention")).status_code == 200
+    first, redelivered = WebhookEvent.all_tenants.order_by("pk")
+    holding, release = threading.Event(), threading.Event()
+    gave_up: list[bool] = []
+
+    def busy_worker() -> None:
+        try:
+            with transaction.atomic():
+                WebhookEvent.all_tenants.select_for_update().get(pk=redelivered.pk)
+                holding.set()
+                gave_up.append(not release.wait(timeout=20))  # let go only when told
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=busy_worker)
+    worker.start()
+    try:
+        assert holding.wait(timeout=10)
+        assert post_webhook(client, "twitter", load("tweet_delete")).status_code == 200
+    finally:
+        release.set()
+        worker.join(timeout=30)
+
+    assert gave_up == [False], "the deletion waited for the busy worker's event"
+    assert WebhookEvent.all_tenants.latest("pk").status == WebhookEventStatus.PROCESSED
+    assert b"parcel" not in bytes(WebhookEvent.all_tenants.get(pk=first.pk).body)
+    assert Message.all_tenants.get().text == ""
 
 
 BRAND_REPLY_ID = "1876500000000000777"  # own_tweet_reply.json: the brand answering Sam

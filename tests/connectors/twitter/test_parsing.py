@@ -278,6 +278,7 @@ def test_a_deleted_tweet_names_the_post_and_its_author() -> None:
             customer_id=SAM,
             external_id="1876500000000000555",
             deleted_at=at(2026, 1, 1, 0, 5, 0),
+            posted_at=at(2025, 1, 7, 5, 23, 58, 341000),  # from the id (a snowflake)
         )
     ]
 
@@ -298,6 +299,26 @@ def test_a_deleted_post_is_left_out_of_a_raw_body_and_the_rest_kept() -> None:
     assert without_post(scrubbed, deleted) is None  # nothing left to leave out
     assert without_post(fixture("dm_signed_example.json"), deleted) is None
     assert without_post(b"not json", deleted) is None
+
+
+def test_copies_of_a_deleted_post_inside_other_events_go_too() -> None:
+    deleted = tweet()
+    quoting = tweet(id=2, id_str="2", quoted_status_id_str="1876500000000000555")
+    quoting["quoted_status"] = deleted
+    favorite = {"id": "f1", "favorited_status": deleted, "user": {"id_str": SAM}}
+    payload = {
+        "for_user_id": BRAND,
+        "tweet_create_events": [quoting],
+        "favorite_events": [favorite],
+    }
+
+    scrubbed = without_post(body(payload), "1876500000000000555")
+
+    assert scrubbed is not None
+    kept = json.loads(scrubbed)
+    assert "quoted_status" not in kept["tweet_create_events"][0]
+    assert kept["tweet_create_events"][0]["id_str"] == "2"  # the quoting post stays
+    assert kept["favorite_events"] == [{"id": "f1", "user": {"id_str": SAM}}]
 
 
 def test_a_deleted_xaa_post_keeps_its_envelope_only() -> None:
