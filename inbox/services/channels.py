@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from connectors.registry import UnknownChannelKindError, connector_for
 from inbox.errors import ConflictError, InvalidError
@@ -160,24 +160,43 @@ def channel_credentials_renew(
 ) -> dict[str, Any]:
     """Replace a channel's credentials with renewed ones, one renewal at a time.
 
-    Locks the channel's row and hands its current credentials to `renew` (the connector's),
-    which returns the credentials to store, or None to keep the current ones (another worker
-    renewed them while this one waited for the lock). The lock is held while `renew` runs,
-    platform call included, because a renewal may spend a single-use refresh token that two
-    workers must never both use; the new credentials commit with the lock's release. The
+    Takes a lock of its own for this channel's renewals (a PostgreSQL advisory lock, not the
+    row, so webhooks and admins touching the channel never wait on X's token endpoint), reads
+    the current credentials and hands them to `renew` (the connector's), which returns the
+    credentials to store, or None to keep the current ones (another worker renewed them while
+    this one waited). The lock is held while `renew` runs, platform call included, because a
+    renewal may spend a single-use refresh token that two workers must never both use; the
+    new credentials commit with the lock's release. The stored credentials are checked before
+    `renew` is called, so a renewal is never spent on ones that could not be saved back. The
     status is left alone: only an admin's new credentials reconnect a channel in `error`.
 
     Returns the credentials now stored. What `renew` raises rolls back and propagates;
-    InvalidError when it returns what the connector does not accept as credentials,
+    InvalidError when the stored or renewed credentials are not the connector's,
     Channel.DoesNotExist when the organization has no such channel.
     """
-    channel = Channel.objects.select_for_update().get(
-        organization=organization, kind=kind, external_id=external_id
+    channel_id = (
+        Channel.objects.filter(organization=organization, kind=kind, external_id=external_id)
+        .values_list("pk", flat=True)
+        .get()
     )
-    current = dict(channel.credentials or {})
+    _renewal_lock(channel_id)
+    channel = Channel.objects.get(organization=organization, pk=channel_id)  # read after the lock
+    current = _clean_credentials(channel.kind, dict(channel.credentials or {}))
     renewed = renew(current)
     if renewed is None:
         return current
-    channel.credentials = _clean_credentials(channel.kind, renewed)
-    channel.save(update_fields=["credentials"])
-    return channel.credentials
+    credentials = _clean_credentials(channel.kind, renewed)
+    Channel.objects.filter(organization=organization, pk=channel_id).update(credentials=credentials)
+    return credentials
+
+
+def _renewal_lock(channel_id: int) -> None:
+    """Serialise this channel's credential renewals until the transaction ends (PostgreSQL;
+    SQLite has one writer anyway)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"channel-renewal:{channel_id}"],
+        )
