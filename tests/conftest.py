@@ -4,6 +4,7 @@ fails when the service is missing instead of skipping."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -118,8 +119,10 @@ def _webhooks_go_to_the_workers(settings: Any) -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def _own_realtime_namespace(worker_id: str) -> Iterator[None]:
-    """Parallel test processes share one Redis: give each its own keys and groups."""
-    prefix = f"parley-test-{worker_id}-{os.getpid()}"
+    """Parallel test processes share one Redis: give each its own keys and groups. Random, not
+    just the pid: the realtime log and sequence keys never expire, and a later run whose worker
+    got the same pid (a fresh CI container) would start from this run's events."""
+    prefix = f"parley-test-{worker_id}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     previous_prefix = settings.REALTIME_PREFIX
     previous_layers = settings.CHANNEL_LAYERS
     settings.REALTIME_PREFIX = prefix

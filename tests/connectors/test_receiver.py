@@ -24,6 +24,7 @@ from django.db import connection
 from config.asgi import application, django_asgi_app
 from connectors import ingest, store
 from connectors import receiver as receiver_module
+from connectors import views as views_module
 from connectors.messenger.fixtures import load
 from connectors.receiver import WebhookReceiver
 from connectors.simulation import messenger_messages, messenger_text, now_ms, sign, twitter_dm
@@ -183,8 +184,11 @@ def stored() -> list[dict[str, Any]]:
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Event ids either path hands to the workers (processing itself is tested apart)."""
     seen: list[int] = []
+    # The view binds `enqueue` when first imported: imported at the top of this module, it is
+    # bound to the real one, never to a stand-in that would outlive the test (an unpatched
+    # views.enqueue left as a list's append made later tests' webhooks go unprocessed).
+    monkeypatch.setattr(views_module, "enqueue", seen.append)
     monkeypatch.setattr("connectors.tasks.enqueue", seen.append)  # the receiver's hand-over
-    monkeypatch.setattr("connectors.views.enqueue", seen.append)
     return seen
 
 

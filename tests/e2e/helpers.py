@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -67,6 +68,18 @@ def messenger_delivery_body(psid: str, *, watermark_ms: int | None = None) -> by
         "delivery": {"watermark": at},
     }
     return messenger_messages(PAGE_ID, [item])
+
+
+def wait_until(
+    page: Page, condition: Callable[[], bool], what: str, *, timeout_ms: int = 10_000
+) -> None:
+    """Wait until `condition()` holds, letting Playwright deliver the page's events (route
+    handlers, frames) meanwhile; fail with `what` after `timeout_ms`."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(what)
+        page.wait_for_timeout(25)
 
 
 def watch_dialogs(page: Page) -> list[str]:

@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
     messenger_text_body,
     post_webhook,
     sign_in,
+    wait_until,
 )
 from tests.factories import (
     ChannelFactory,
@@ -138,10 +139,11 @@ def test_enter_pressed_while_the_inbox_script_loads_sends_once_it_starts(
     sign_in(page, stack.url, "maria@acme.test", inbox_path(slug, scene.conversation.pk))
     thread = page.get_by_role("main", name="Conversation with Ana Pereira")
     reply = page.get_by_role("textbox", name=re.compile("Reply"))
+    wait_until(page, lambda: len(held) == 1, "the inbox script was not held back")
     reply.fill("Yes, from 7:00.")
     reply.press("Enter")
-    page.wait_for_timeout(300)
-    assert len(held) == 1, "the inbox script was not held back"
+    page.wait_for_timeout(300)  # what a wrongly handled Enter would do, it would do by now
+    assert len(held) == 1
     expect(reply).to_have_value("Yes, from 7:00.")  # kept for later, not a new line
     expect(thread.get_by_text("Yes, from 7:00.")).to_have_count(0)
 

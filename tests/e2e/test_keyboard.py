@@ -12,7 +12,7 @@ from playwright.sync_api import Page, Route, expect
 
 from inbox.models import Conversation
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import inbox_path, sign_in
+from tests.e2e.helpers import inbox_path, sign_in, wait_until
 from tests.factories import ChannelFactory, ConversationFactory, MembershipFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -54,8 +54,8 @@ def test_a_shortcut_pressed_while_the_inbox_script_loads_is_not_lost(
     page.route(re.compile(r"/static/js/inbox[.\w]*\.js$"), hold)
     sign_in(page, stack.url, "maria@acme.test", inbox_path(slug))
     expect(page.get_by_role("link", name=re.compile("^Ana Pereira"))).to_be_visible()
-    page.wait_for_timeout(100)  # let the held request be seen by the route handler
-    assert len(held) == 1, "the inbox script was not held back"
+    # The route handler hears of the request a moment after the page asked for it.
+    wait_until(page, lambda: len(held) == 1, "the inbox script was not held back")
 
     page.keyboard.press("j")
     page.wait_for_timeout(300)
@@ -81,8 +81,7 @@ def test_text_typed_after_an_early_r_never_runs_as_shortcuts(stack: Stack, page:
 
     page.route(re.compile(r"/static/js/inbox[.\w]*\.js$"), hold)
     sign_in(page, stack.url, "maria@acme.test", inbox_path(slug, ben.pk))
-    page.wait_for_timeout(100)
-    assert len(held) == 1, "the inbox script was not held back"
+    wait_until(page, lambda: len(held) == 1, "the inbox script was not held back")
     page.keyboard.press("r")
     page.keyboard.type("take a seat, and enjoy")
     held[0].continue_()

@@ -7,13 +7,16 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
+from celery import Celery
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,11 +83,13 @@ class AsgiServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
+        self._output: Any = None  # the server's output: a file, never a pipe nobody drains
 
     def start(self) -> None:
         """Start the server and wait until it answers."""
         if self._process is not None:
             raise RuntimeError("the server is already running")
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115  # closed by stop()
         process = subprocess.Popen(  # noqa: S603  # our own interpreter and app
             [
                 sys.executable,
@@ -102,7 +107,7 @@ class AsgiServer:
             ],
             cwd=ROOT,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self._output,
             stderr=subprocess.STDOUT,
         )
         self._process = process
@@ -116,7 +121,8 @@ class AsgiServer:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
+                self._output.seek(0)
+                output = self._output.read().decode(errors="replace")
                 raise AssertionError(f"server exited early:\n{output}")
             try:
                 requests.get(f"{self.url}/accounts/login/", timeout=5)
@@ -137,8 +143,9 @@ class AsgiServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        if self._output is not None:
+            self._output.close()
+            self._output = None
 
 
 @contextmanager
@@ -162,7 +169,10 @@ def asgi_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
 @contextmanager
 def celery_worker(env: dict[str, str], *extra: str) -> Iterator[None]:
     """`python -m celery -A config worker` on the queue `env["CELERY_QUEUE"]`, one process
-    (`--pool=solo`), quiet; `extra` adds arguments such as `--beat`."""
+    (`--pool=solo`), quiet; `extra` adds arguments such as `--beat`. Yields once the worker
+    answers a ping, that is once it consumes its queue (a task sent before would wait for a
+    worker that is still importing, for seconds on a busy machine)."""
+    name = f"parley-test-{uuid.uuid4().hex[:12]}@localhost"
     process = subprocess.Popen(  # noqa: S603  # our own interpreter and app
         [
             sys.executable,
@@ -174,6 +184,8 @@ def celery_worker(env: dict[str, str], *extra: str) -> Iterator[None]:
             *extra,
             "-Q",
             env["CELERY_QUEUE"],
+            "-n",
+            name,
             "--pool=solo",
             "--loglevel=WARNING",
             "--without-heartbeat",
@@ -186,7 +198,25 @@ def celery_worker(env: dict[str, str], *extra: str) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )
     try:
+        _wait_until_consuming(process, name, env["REDIS_URL"])
         yield
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_consuming(process: subprocess.Popen[bytes], name: str, broker_url: str) -> None:
+    probe = Celery("parley-test-probe", broker=broker_url, set_as_current=False)
+    try:
+        deadline = time.monotonic() + 60
+        while not probe.control.ping(destination=[name], timeout=0.5):
+            if process.poll() is not None:
+                raise AssertionError(f"the celery worker exited early ({process.returncode})")
+            if time.monotonic() > deadline:
+                raise AssertionError("the celery worker did not start within 60 s")
+    finally:
+        probe.close()
