@@ -8,8 +8,12 @@ have the same conversation open. It writes nothing but ephemeral presence.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -28,8 +32,29 @@ PRESENCE_TTL = 600  # seconds a viewer stays listed if their socket dies without
 RECENT_SEQS = 4096  # sequence numbers remembered to drop duplicates of replayed events
 
 
+PRESENCE_LOCK_SECONDS = 2  # a holder that died lets go after this
+PRESENCE_LOCK_WAIT = 0.01  # between attempts to take the lock
+
+
 def _presence_key(conversation_id: int) -> str:
     return f"{settings.REALTIME_PREFIX}:presence:{conversation_id}"
+
+
+@asynccontextmanager
+async def _presence_lock(key: str) -> AsyncIterator[None]:
+    """One change at a time to a conversation's viewers, across server processes: two sockets
+    joining at once would otherwise each write back the list without the other. `add` is
+    atomic in every cache backend; the lock expires by itself if its holder dies."""
+    lock = f"{key}:lock"
+    deadline = time.monotonic() + PRESENCE_LOCK_SECONDS
+    while not await cache.aadd(lock, 1, PRESENCE_LOCK_SECONDS):
+        if time.monotonic() > deadline:
+            break  # its holder died: the lock is about to expire anyway
+        await asyncio.sleep(PRESENCE_LOCK_WAIT)
+    try:
+        yield
+    finally:
+        await cache.adelete(lock)
 
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
@@ -172,14 +197,20 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channe
         await self._presence_change(conversation_id, joined=False)
 
     async def _presence_change(self, conversation_id: int, *, joined: bool) -> None:
+        """Who views the conversation, kept per socket (an agent with two tabs on it stays
+        listed when one closes) and announced per person."""
         key = _presence_key(conversation_id)
-        viewers: dict[str, Any] = await cache.aget(key) or {}
-        me = str(self.membership.user_id)
-        if joined:
-            viewers[me] = {"user_id": self.membership.user_id, "name": self._name()}
-        else:
-            viewers.pop(me, None)
-        await cache.aset(key, viewers, PRESENCE_TTL)
+        async with _presence_lock(key):
+            sockets: dict[str, Any] = await cache.aget(key) or {}
+            if joined:
+                sockets[self.channel_name] = {
+                    "user_id": self.membership.user_id,
+                    "name": self._name(),
+                }
+            else:
+                sockets.pop(self.channel_name, None)
+            await cache.aset(key, sockets, PRESENCE_TTL)
+        viewers = {viewer["user_id"]: viewer for viewer in sockets.values()}
         await self.channel_layer.group_send(
             realtime.conversation_group(conversation_id),
             {

@@ -241,6 +241,60 @@ def test_presence_and_typing_between_two_agents() -> None:
     run(scenario)
 
 
+def test_agents_opening_a_conversation_at_the_same_moment_all_show() -> None:
+    """Each join rewrites the conversation's viewers: at the same moment, on several server
+    processes, none may write back a list without another."""
+    first = MembershipFactory(user__name="Agent 0")
+    team = [first] + [
+        MembershipFactory(organization=first.organization, user__name=f"Agent {n}")
+        for n in range(1, 6)
+    ]
+    queue = ConversationFactory(customer__organization=first.organization)
+    sockets = [socket(member, first.organization.slug) for member in team]
+
+    async def scenario() -> None:
+        for ws in sockets[:-1]:
+            await connect(ws)
+        await asyncio.gather(
+            *(ws.send_json_to({"type": "view", "conversation_id": queue.pk}) for ws in sockets[:-1])
+        )
+        for ws in sockets[:-1]:
+            await events(ws, expect=1)
+        late = sockets[-1]
+        await connect(late)
+        await late.send_json_to({"type": "view", "conversation_id": queue.pk})
+        seen = await late.receive_json_from(timeout=TIMEOUT)
+        assert sorted(v["name"] for v in seen["viewers"]) == [f"Agent {n}" for n in range(6)]
+        for ws in sockets:
+            await ws.disconnect()
+
+    run(scenario)
+
+
+def test_an_agent_with_two_tabs_on_a_conversation_stays_listed_when_one_closes() -> None:
+    maria = MembershipFactory(user__name="Maria Lopez")
+    tom = MembershipFactory(organization=maria.organization, user__name="Tom Becker")
+    queue = ConversationFactory(customer__organization=maria.organization)
+    slug = maria.organization.slug
+    tab_1, tab_2, toms = socket(maria, slug), socket(maria, slug), socket(tom, slug)
+
+    async def scenario() -> None:
+        for ws in (tab_1, tab_2, toms):
+            await connect(ws)
+            await ws.send_json_to({"type": "view", "conversation_id": queue.pk})
+            await ws.receive_json_from(timeout=TIMEOUT)
+        await events(toms)
+        await tab_1.disconnect()
+        [after] = await events(toms, expect=1)
+        assert [v["name"] for v in after["viewers"]] == ["Maria Lopez", "Tom Becker"]
+        await tab_2.disconnect()
+        [gone] = await events(toms, expect=1)
+        assert [v["name"] for v in gone["viewers"]] == ["Tom Becker"]
+        await toms.disconnect()
+
+    run(scenario)
+
+
 def test_no_presence_or_typing_on_a_conversation_one_may_not_see() -> None:
     maria = MembershipFactory()
     tom = MembershipFactory(organization=maria.organization)
