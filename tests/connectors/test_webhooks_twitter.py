@@ -42,6 +42,7 @@ from inbox.models import (
 from tests.conftest import api_client
 from tests.connectors.conftest import BRAND_X_ID, X_SECRET, post_webhook
 from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory, MessageFactory
+from tests.support.outbox import reply
 
 pytestmark = pytest.mark.django_db
 
@@ -566,14 +567,6 @@ def test_a_deleted_mention_loses_its_content_everywhere(
     assert b"parcel" not in bytes(WebhookEvent.all_tenants.latest("pk").body)
 
 
-def _public_reply(agent: Membership, conversation: Conversation, capture: Any) -> Message:
-    url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/messages/"
-    with capture(execute=True):
-        response = api_client(agent).post(url, {"text": "Sorry!", "visibility": "public"}, "json")
-    assert response.status_code == 201, response.json()
-    return Message.all_tenants.get(pk=response.json()["id"])
-
-
 def test_a_public_reply_to_a_deleted_post_fails_without_posting(
     client: Client,
     brand: Channel,
@@ -585,10 +578,16 @@ def test_a_public_reply_to_a_deleted_post_fails_without_posting(
     post_webhook(client, "twitter", load("mention"))
     post_webhook(client, "twitter", load("tweet_delete"))
 
-    reply = _public_reply(agent, Conversation.all_tenants.get(), django_capture_on_commit_callbacks)
+    answer = reply(
+        agent,
+        Conversation.all_tenants.get(),
+        "Sorry!",
+        django_capture_on_commit_callbacks,
+        visibility="public",
+    )
 
-    reply.refresh_from_db()
-    assert (reply.status, reply.failure_code) == (MessageStatus.FAILED, "post_deleted")
+    answer.refresh_from_db()
+    assert (answer.status, answer.failure_code) == (MessageStatus.FAILED, "post_deleted")
     assert fake.sends() == []  # above all, not a post on the brand's timeline
 
 
@@ -602,10 +601,16 @@ def test_a_public_reply_with_no_post_to_answer_fails_without_posting(
     agent = make_member(Role.AGENT, organization=brand.organization)
     post_webhook(client, "twitter", load("dm_received_media"))  # a DM: nothing public
 
-    reply = _public_reply(agent, Conversation.all_tenants.get(), django_capture_on_commit_callbacks)
+    answer = reply(
+        agent,
+        Conversation.all_tenants.get(),
+        "Sorry!",
+        django_capture_on_commit_callbacks,
+        visibility="public",
+    )
 
-    reply.refresh_from_db()
-    assert (reply.status, reply.failure_code) == (MessageStatus.FAILED, "no_post")
+    answer.refresh_from_db()
+    assert (answer.status, answer.failure_code) == (MessageStatus.FAILED, "no_post")
     assert fake.sends() == []
 
 

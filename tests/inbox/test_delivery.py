@@ -28,6 +28,7 @@ from inbox.services.delivery import MAX_ATTEMPTS, delivery_claim, delivery_sent
 from inbox.tasks import deliver_message, sweep_deliveries
 from tests.conftest import api_client
 from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory, MessageFactory
+from tests.support.outbox import make_deliveries_due, reply
 
 pytestmark = pytest.mark.django_db
 
@@ -59,27 +60,13 @@ def conversation(agent: Membership) -> Conversation:
     return conv
 
 
-def _reply(agent: Membership, conversation: Conversation, text: str, capture: Any) -> Message:
-    url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/messages/"
-    with capture(execute=True):
-        response = api_client(agent).post(url, {"text": text}, format="json")
-    assert response.status_code == 201, response.json()
-    return Message.all_tenants.get(pk=response.json()["id"])
-
-
-def _make_due() -> None:
-    Delivery.all_tenants.filter(status=DeliveryStatus.PENDING).update(
-        next_attempt_at=timezone.now()
-    )
-
-
 def test_a_reply_is_sent_with_our_id_in_the_metadata(
     agent: Membership,
     conversation: Conversation,
     fake: FakePlatform,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    message = _reply(agent, conversation, "On it!", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "On it!", django_capture_on_commit_callbacks)
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
     assert message.external_id is not None
@@ -102,22 +89,22 @@ def test_server_errors_retry_with_backoff_and_send_once(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.fail_next(2, status=500)
-    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED
     delivery = Delivery.all_tenants.get(message=message)
     first_wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
     assert 0 < first_wait < 4, "the first retry comes within seconds"
     assert sweep_deliveries() == 0, "not due yet"
-    _make_due()
+    make_deliveries_due()
     assert sweep_deliveries() == 1
-    _make_due()
+    make_deliveries_due()
     assert sweep_deliveries() == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
     assert len(fake.sends()) == 3
     assert [r.status for r in fake.sends()] == [500, 500, 200]
-    _make_due()
+    make_deliveries_due()
     assert sweep_deliveries() == 0
     assert deliver_message(agent.organization_id, delivery.pk) == "skipped"
     assert len(fake.sends()) == 3
@@ -130,7 +117,7 @@ def test_rate_limit_waits_at_least_retry_after(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.fail_next(1, status=429, retry_after=30)
-    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     delivery = Delivery.all_tenants.get(message=message)
     assert (delivery.next_attempt_at - timezone.now()).total_seconds() >= 29
 
@@ -149,7 +136,7 @@ def test_permanent_errors_fail_at_once_with_a_readable_reason(  # noqa: PLR0917 
     expected: str,
 ) -> None:
     fake.fail_next(1, status=400, meta_code=meta_code, meta_subcode=subcode)
-    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
     assert message.failure_code == expected
@@ -168,7 +155,7 @@ def test_new_credentials_reconnect_a_channel_whose_token_failed(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.fail_next(1, status=400, meta_code=190)
-    _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     channel = Channel.all_tenants.get(pk=conversation.channel_id)
     assert channel.status == ChannelStatus.ERROR
     channel_update(
@@ -188,9 +175,9 @@ def test_gives_up_after_the_last_attempt(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.fail_next(MAX_ATTEMPTS, status=503)
-    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     for _ in range(MAX_ATTEMPTS - 1):
-        _make_due()
+        make_deliveries_due()
         sweep_deliveries()
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
@@ -205,11 +192,11 @@ def test_a_window_that_closed_while_queued_fails_without_a_call(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.fail_next(1, status=500)
-    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     Conversation.all_tenants.filter(pk=conversation.pk).update(
         last_inbound_at=timezone.now() - timedelta(days=2)
     )
-    _make_due()
+    make_deliveries_due()
     sweep_deliveries()
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
@@ -224,9 +211,9 @@ def test_a_channel_paused_while_a_reply_waits_fails_it_without_a_call(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.fail_next(1, status=500)
-    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     Channel.all_tenants.filter(pk=conversation.channel_id).update(status="paused")
-    _make_due()
+    make_deliveries_due()
     sweep_deliveries()
     message.refresh_from_db()
     assert (message.status, message.failure_code) == (MessageStatus.FAILED, "channel_paused")
@@ -255,7 +242,7 @@ def test_human_agent_tag_between_one_and_seven_days(
     Conversation.all_tenants.filter(pk=conversation.pk).update(
         last_inbound_at=timezone.now() - timedelta(days=3)
     )
-    _reply(agent, conversation, "Following up", django_capture_on_commit_callbacks)
+    reply(agent, conversation, "Following up", django_capture_on_commit_callbacks)
     [sent] = fake.sends()
     assert sent.json["messaging_type"] == "MESSAGE_TAG"
     assert sent.json["tag"] == "HUMAN_AGENT"
@@ -268,9 +255,9 @@ def test_two_workers_never_send_the_same_message(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.fail_next(1, status=500)
-    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     delivery = Delivery.all_tenants.get(message=message)
-    _make_due()
+    make_deliveries_due()
     results = [deliver_message(agent.organization_id, delivery.pk) for _ in range(3)]
     assert results == ["sent", "skipped", "skipped"]
     assert len(fake.sends()) == 2
@@ -283,7 +270,7 @@ def test_a_failed_reply_can_be_retried_by_the_agent(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.fail_next(1, status=400, meta_code=551)
-    message = _reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Hello", django_capture_on_commit_callbacks)
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
     url = (
@@ -350,12 +337,12 @@ def test_an_unexpected_error_backs_off_and_never_blocks_other_deliveries(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("inbox.tasks.delivery_context", broken)
-    stuck = _reply(agent, conversation, "first", django_capture_on_commit_callbacks)
+    stuck = reply(agent, conversation, "first", django_capture_on_commit_callbacks)
     delivery = Delivery.all_tenants.get(message=stuck)
     assert delivery.claimed_until is None, "the claim is released"
     assert delivery.next_attempt_at > timezone.now(), "with a backoff"
     monkeypatch.undo()
-    healthy = _reply(agent, conversation, "second", django_capture_on_commit_callbacks)
+    healthy = reply(agent, conversation, "second", django_capture_on_commit_callbacks)
     healthy.refresh_from_db()
     assert healthy.status == MessageStatus.SENT
 
@@ -369,7 +356,7 @@ def test_a_timeout_waits_for_the_echo_before_any_resend(
 ) -> None:
     monkeypatch.setattr("connectors.messenger.client.READ_TIMEOUT", 0.2)
     fake.delay_next(1, 1.0)
-    message = _reply(agent, conversation, "slow", django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "slow", django_capture_on_commit_callbacks)
     delivery = Delivery.all_tenants.get(message=message)
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED

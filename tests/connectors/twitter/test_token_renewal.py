@@ -24,12 +24,12 @@ from inbox.models import (
     Delivery,
     DeliveryStatus,
     Membership,
-    Message,
     MessageStatus,
 )
 from inbox.tasks import sweep_deliveries
 from tests.conftest import api_client
 from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory
+from tests.support.outbox import make_deliveries_due, reply
 
 pytestmark = pytest.mark.django_db
 
@@ -74,26 +74,12 @@ def conversation(brand: Channel) -> Conversation:
     return conv
 
 
-def _reply(agent: Membership, conversation: Conversation, capture: Any) -> Message:
-    url = f"/api/v1/orgs/{agent.organization.slug}/conversations/{conversation.pk}/messages/"
-    with capture(execute=True):
-        response = api_client(agent).post(url, {"text": "Checking now."}, format="json")
-    assert response.status_code == 201, response.json()
-    return Message.all_tenants.get(pk=response.json()["id"])
-
-
 def _channel(brand: Channel) -> Channel:
     return Channel.all_tenants.get(pk=brand.pk)
 
 
 def _credentials(brand: Channel) -> dict[str, Any]:
     return dict(_channel(brand).credentials or {})
-
-
-def _make_due() -> None:
-    Delivery.all_tenants.filter(status=DeliveryStatus.PENDING).update(
-        next_attempt_at=timezone.now()
-    )
 
 
 def test_a_401_renews_the_token_once_and_the_reply_is_sent_once(
@@ -104,7 +90,7 @@ def test_a_401_renews_the_token_once_and_the_reply_is_sent_once(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     before = timezone.now()
-    message = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
@@ -135,11 +121,11 @@ def test_the_rotated_refresh_token_renews_the_next_time(
     fake: FakePlatform,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    _reply(agent, conversation, django_capture_on_commit_callbacks)
+    reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
     [(first_access, first_refresh)] = fake.issued_x_tokens()
     fake.expire_x_token(first_access)
 
-    message = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
@@ -159,7 +145,7 @@ def test_a_confidential_client_renews_with_http_basic(  # noqa: PLR0917  # fixtu
     settings.TWITTER_OAUTH2_CLIENT_SECRET = CLIENT_SECRET
     fake.x_oauth(refresh_tokens=[REFRESH], client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
 
-    message = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
@@ -187,7 +173,7 @@ def test_a_token_about_to_expire_is_renewed_before_the_send(
         }
     )
 
-    message = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
@@ -201,7 +187,7 @@ def test_a_token_about_to_expire_is_renewed_before_the_send(
     assert (stored["access_token"], stored["refresh_token"]) == (new_access, new_refresh)
     assert datetime.fromisoformat(stored["expires_at"]) > soon + timedelta(hours=1)
 
-    again = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    again = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     again.refresh_from_db()
     assert again.status == MessageStatus.SENT
@@ -218,7 +204,7 @@ def test_a_refused_renewal_marks_the_channel_for_reconnection(
 ) -> None:
     fake.x_oauth(refresh_tokens=[], client_id=CLIENT_ID)  # the refresh token was used elsewhere
 
-    message = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
@@ -246,7 +232,7 @@ def test_app_credentials_x_refuses_mark_the_channel_with_a_reason_naming_them(  
     settings.TWITTER_OAUTH2_CLIENT_SECRET = "not-the-secret"
     fake.x_oauth(refresh_tokens=[REFRESH], client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
 
-    message = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
@@ -267,7 +253,7 @@ def test_a_transient_token_endpoint_error_retries_and_keeps_the_channel_active( 
 ) -> None:
     fake.fail_next(1, status=status, on="token")
 
-    message = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED, "waiting for another attempt, not failed"
@@ -278,7 +264,7 @@ def test_a_transient_token_endpoint_error_retries_and_keeps_the_channel_active( 
     assert _channel(brand).status == ChannelStatus.ACTIVE
     assert _credentials(brand) == {"access_token": EXPIRED_ACCESS, "refresh_token": REFRESH}
 
-    _make_due()
+    make_deliveries_due()
     assert sweep_deliveries() == 1
 
     message.refresh_from_db()
@@ -299,7 +285,7 @@ def test_the_client_id_turns_renewal_on(  # noqa: PLR0917  # fixtures
 ) -> None:
     settings.TWITTER_OAUTH2_CLIENT_ID = ""
 
-    message = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    message = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
@@ -340,11 +326,11 @@ def test_no_token_or_secret_reaches_the_logs_or_the_reasons(  # noqa: PLR0917  #
     settings.TWITTER_OAUTH2_CLIENT_SECRET = CLIENT_SECRET
     fake.x_oauth(refresh_tokens=[REFRESH], client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
 
-    sent = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    sent = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
     [(new_access, new_refresh)] = fake.issued_x_tokens()
     fake.expire_x_token(new_access)
     fake.x_oauth(refresh_tokens=[], client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    failed = _reply(agent, conversation, django_capture_on_commit_callbacks)
+    failed = reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
 
     sent.refresh_from_db()
     failed.refresh_from_db()
@@ -371,7 +357,7 @@ def test_the_api_shows_credential_names_only_and_new_credentials_reconnect(  # n
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     fake.x_oauth(refresh_tokens=[], client_id=CLIENT_ID)
-    _reply(agent, conversation, django_capture_on_commit_callbacks)
+    reply(agent, conversation, "Checking now.", django_capture_on_commit_callbacks)
     assert _channel(brand).status == ChannelStatus.ERROR
     url = f"/api/v1/orgs/{agent.organization.slug}/channels/{brand.pk}/"
     expiry = (timezone.now() + timedelta(hours=2)).isoformat()
