@@ -61,3 +61,21 @@ class ChannelPausedError(ConflictError):
 
     def __init__(self) -> None:
         super().__init__("Replies are paused on this channel: an admin must resume it first.")
+
+
+class NoPostToAnswerError(ConflictError):
+    """A public reply needs a public post of the customer's to answer, and there is none."""
+
+    code = "no_post"
+
+    def __init__(self) -> None:
+        super().__init__("The customer has no public post to answer: reply privately.")
+
+
+class PostDeletedError(ConflictError):
+    """The customer's latest public post, which a public reply would answer, was deleted."""
+
+    code = "post_deleted"
+
+    def __init__(self) -> None:
+        super().__init__("The customer deleted the post this would answer: reply privately.")

@@ -92,21 +92,31 @@ def delivery_context(*, organization: Organization, delivery: Delivery) -> Deliv
         )
     if recipient_id is None:
         raise CustomerIdentity.DoesNotExist(f"no identity for conversation {conversation.pk}")
-    post: tuple[str | None, datetime | None] | None = None
+    post = None
     if message.visibility == Visibility.PUBLIC:
-        post = (
-            Message.objects.filter(
-                organization=organization,
-                conversation__customer_id=conversation.customer_id,
-                channel_id=conversation.channel_id,
-                direction=MessageDirection.INBOUND,
-                visibility=Visibility.PUBLIC,
-            )
-            .order_by("-sent_at", "-id")
-            .values_list("external_id", "deleted_at")
-            .first()
-        )
+        post = post_to_answer(organization=organization, conversation=conversation)
     in_reply_to, deleted_at = post or (None, None)
     return DeliveryContext(
         conversation, conversation.channel, str(recipient_id), in_reply_to, deleted_at is not None
     )
+
+
+@scoped
+def post_to_answer(
+    *, organization: Organization, conversation: Conversation
+) -> tuple[str | None, datetime | None] | None:
+    """What a public reply answers: the customer's latest public post on the conversation's
+    channel, as (platform id, when its author deleted it); None when they have posted none."""
+    post: tuple[str | None, datetime | None] | None = (
+        Message.objects.filter(
+            organization=organization,
+            conversation__customer_id=conversation.customer_id,
+            channel_id=conversation.channel_id,
+            direction=MessageDirection.INBOUND,
+            visibility=Visibility.PUBLIC,
+        )
+        .order_by("-sent_at", "-id")
+        .values_list("external_id", "deleted_at")
+        .first()
+    )
+    return post

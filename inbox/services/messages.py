@@ -15,7 +15,14 @@ from django.utils import timezone
 from connectors.base import ReplyWindow
 from connectors.registry import connector_for
 from inbox import events
-from inbox.errors import ChannelPausedError, ConflictError, InvalidError, WindowClosedError
+from inbox.errors import (
+    ChannelPausedError,
+    ConflictError,
+    InvalidError,
+    NoPostToAnswerError,
+    PostDeletedError,
+    WindowClosedError,
+)
 from inbox.models import (
     Channel,
     ChannelStatus,
@@ -32,6 +39,7 @@ from inbox.models import (
     Organization,
     Visibility,
 )
+from inbox.selectors.messages import post_to_answer
 from inbox.services.conversations import (
     conversation_for_inbound,
     next_conversation_numbers,
@@ -546,6 +554,12 @@ def message_send(
             field_errors={"visibility": ["Only private on this channel."]},
         )
     _check_text(text, connector.max_text_length(public=public), public=public)
+    if public:
+        post = post_to_answer(organization=organization, conversation=conversation)
+        if post is None:
+            raise NoPostToAnswerError()
+        if post[1] is not None:
+            raise PostDeletedError()
     now = timezone.now()
     window = reply_window(conversation, now=now)
     if not window.can_send:

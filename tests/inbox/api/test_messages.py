@@ -355,10 +355,30 @@ def test_public_reply_on_messenger_is_400(agent):
 
 def test_public_reply_on_twitter_is_accepted(agent):
     conversation = conversation_on(agent, kind="twitter")
+    MessageFactory(conversation=conversation, visibility="public", external_id="t-1")
     r = post(agent, conversation.pk, {"text": "Thanks for the shout-out!", "visibility": "public"})
     assert r.status_code == 201, r.content
     assert r.json()["visibility"] == "public"
     assert r.json()["status"] == "queued"
+
+
+@pytest.mark.parametrize("deleted", [None, "post_deleted"])
+def test_a_public_reply_needs_a_live_public_post_to_answer(agent, deleted):
+    conversation = conversation_on(agent, kind="twitter")
+    MessageFactory(conversation=conversation, visibility="private", external_id="dm-1")
+    if deleted:
+        MessageFactory(
+            conversation=conversation,
+            visibility="public",
+            external_id="t-1",
+            text="",
+            deleted_at=timezone.now(),
+        )
+    r = post(agent, conversation.pk, {"text": "Thanks!", "visibility": "public"})
+    assert assert_problem(r, 409)["code"] == (deleted or "no_post")
+    assert [m.direction for m in rows_of(conversation)] == ["inbound"] * (2 if deleted else 1)
+    private = post(agent, conversation.pk, {"text": "Thanks!", "visibility": "private"})
+    assert private.status_code == 201, private.content
 
 
 def test_public_tweet_length_limit(agent):

@@ -284,12 +284,13 @@ def test_a_public_reply_on_x(
 ) -> None:
     x = ChannelFactory(organization=agent.organization, kind=ChannelKind.TWITTER)
     conversation = make_conversation(channel=x, default_visibility=Visibility.PRIVATE)
+    MessageFactory(conversation=conversation, visibility=Visibility.PUBLIC, external_id="t-1")
     response = browser.post(
         action_url(agent, conversation, "reply"),
         {"text": "Thanks for the shout-out!", "visibility": "public"},
     )
     assert response.status_code == 303
-    [message] = messages_of(conversation)
+    [message] = [m for m in messages_of(conversation) if m.direction == "outbound"]
     assert message.visibility == Visibility.PUBLIC
 
 
@@ -298,12 +299,13 @@ def test_move_to_dm(
 ) -> None:
     x = ChannelFactory(organization=agent.organization, kind=ChannelKind.TWITTER)
     conversation = make_conversation(channel=x, default_visibility=Visibility.PUBLIC)
+    MessageFactory(conversation=conversation, visibility=Visibility.PUBLIC, external_id="t-1")
     data = {"idempotency_key": "dm-1"}
     response = browser.post(action_url(agent, conversation, "move-to-dm"), data)
     assert response.status_code == 303
     again = browser.post(action_url(agent, conversation, "move-to-dm"), data)
     assert again.status_code == 303
-    [message] = messages_of(conversation)
+    [message] = [m for m in messages_of(conversation) if m.direction == "outbound"]
     assert message.visibility == Visibility.PUBLIC
     assert x.external_id in message.text  # the link that opens the DM
     assert fresh(conversation).default_visibility == Visibility.PRIVATE
