@@ -4,7 +4,6 @@ sockets (nothing patched)."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,17 +12,7 @@ import requests
 from connectors.base import PermanentDeliveryError, RetryableDeliveryError
 from connectors.fake_platform import FakePlatform
 from connectors.twitter import client
-
-CLIENT_ID = "parley-x-client-id"
-REFRESH = "x-refresh-Jd2Q"
-
-
-@pytest.fixture
-def fake(settings: Any) -> Iterator[FakePlatform]:
-    with FakePlatform() as platform:
-        settings.TWITTER_API_URL = platform.url
-        platform.x_oauth(refresh_tokens=[REFRESH], client_id=CLIENT_ID)
-        yield platform
+from tests.connectors.twitter.conftest import CLIENT_ID, REFRESH
 
 
 def _renew(refresh_token: str = REFRESH, secret: str = "") -> client.TokenGrant:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,26 +27,15 @@ from inbox.models import (
 )
 from inbox.tasks import sweep_deliveries
 from tests.conftest import api_client
+from tests.connectors.twitter.conftest import CLIENT_ID, REFRESH
 from tests.factories import ChannelFactory, ConversationFactory, IdentityFactory
 from tests.support.outbox import make_deliveries_due, reply
 
 pytestmark = pytest.mark.django_db
 
-CLIENT_ID = "parley-x-client-id"
 CLIENT_SECRET = "parley-x-client-secret-5Fq9"
 EXPIRED_ACCESS = "x-access-expired-Yv3T"
-REFRESH = "x-refresh-original-Qp8L"
 CUSTOMER_X_ID = "987654321"
-
-
-@pytest.fixture
-def fake(settings: Any) -> Iterator[FakePlatform]:
-    with FakePlatform() as platform:
-        settings.TWITTER_API_URL = platform.url
-        settings.TWITTER_OAUTH2_CLIENT_ID = CLIENT_ID
-        settings.TWITTER_OAUTH2_CLIENT_SECRET = ""
-        platform.x_oauth(refresh_tokens=[REFRESH], client_id=CLIENT_ID)
-        yield platform
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -27,6 +25,7 @@ from inbox.models import (
     MessageStatus,
 )
 from inbox.tasks import deliver_message
+from tests.connectors.twitter.conftest import REFRESH
 from tests.factories import (
     ChannelFactory,
     ConversationFactory,
@@ -37,20 +36,8 @@ from tests.factories import (
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-CLIENT_ID = "parley-x-client-id"
 EXPIRED_ACCESS = "x-access-expired-Cc1R"
-REFRESH = "x-refresh-original-Bb6W"
 WORKERS = 2
-
-
-@pytest.fixture
-def fake(settings: Any) -> Iterator[FakePlatform]:
-    with FakePlatform() as platform:
-        settings.TWITTER_API_URL = platform.url
-        settings.TWITTER_OAUTH2_CLIENT_ID = CLIENT_ID
-        settings.TWITTER_OAUTH2_CLIENT_SECRET = ""
-        platform.x_oauth(refresh_tokens=[REFRESH], client_id=CLIENT_ID)
-        yield platform
 
 
 def _queued_replies(count: int) -> tuple[Channel, list[Delivery]]:
